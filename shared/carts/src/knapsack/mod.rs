@@ -1,0 +1,72 @@
+//! Exact branch and bound for one cart: pick at most one choice per group from a few
+//! sellers whose shipping is already decided, within the budget.
+//!
+//! Used for every per-seller search (one seller, top K) and for the inner problem of the
+//! multi-seller search (a fixed set of sellers, best cart). Sellers' per-order shipping
+//! charges are subtracted from the capacity up front; each choice then costs its price
+//! plus its seller's additional-item shipping. The search visits every distinct set of
+//! choices at most once and prunes with a fractional (Dantzig) bound, so the carts it
+//! reports are exactly the best ones.
+
+mod bounds;
+mod search;
+mod top_k;
+
+use cratedigger_domain::ListingId;
+
+pub(crate) use search::Search;
+pub(crate) use top_k::{Entry, Ranked, TopK};
+
+/// One way to fill a group: a seller's offer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Choice {
+    /// Index into the market's offers.
+    pub offer: u32,
+    pub listing_id: ListingId,
+    /// Index into [`Problem::sellers`].
+    pub seller: usize,
+    pub price: i64,
+    /// Price plus the seller's additional-item shipping.
+    pub cost: i64,
+    pub score: i64,
+    /// `score x (budget + 1) - cost`; see [`crate::model::value`].
+    pub value: i128,
+}
+
+/// A seller taking part in a search, with what its orders must respect.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LocalSeller {
+    /// Shipping charged once per order: first minus additional.
+    pub fixed: i64,
+    /// Smallest item subtotal the seller accepts; 0 for none.
+    pub min_order: i64,
+}
+
+pub(crate) struct Problem {
+    pub budget: i64,
+    pub sellers: Vec<LocalSeller>,
+    /// Each inner vector is one group: at most one of its choices is taken.
+    pub groups: Vec<Vec<Choice>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CountRule {
+    AtLeast(usize),
+    Exactly(usize),
+}
+
+/// A feasible cart met by the search.
+pub(crate) struct FoundCart<'a> {
+    /// Sum of score units.
+    pub score: i64,
+    /// Items plus the shipping of the sellers actually used.
+    pub cost: i64,
+    pub chosen: &'a [Choice],
+}
+
+/// Receives the carts a search meets and tells it when a branch cannot matter.
+pub(crate) trait Collector {
+    /// True when no cart of value at most `bound` could still be admitted.
+    fn hopeless(&self, bound: i128) -> bool;
+    fn admit(&mut self, cart: FoundCart<'_>);
+}

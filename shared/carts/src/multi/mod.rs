@@ -1,0 +1,79 @@
+//! The best cart across sellers, with shipping, for a cap on the number of sellers.
+//!
+//! Exact: a Lagrangian bound ([`lagrangian`]) ranks and prunes seller sets, and every set
+//! that could still win is solved exactly as a knapsack ([`seller_search`]). Scenarios
+//! are solved from the smallest cap up, each seeded with the previous answer (a cart
+//! allowed under a smaller cap is allowed under a larger one) and the previous
+//! multipliers.
+
+mod lagrangian;
+mod seller_search;
+
+use crate::cart::Context;
+use crate::knapsack::Entry;
+use crate::{Cart, Market, Optimality};
+use lagrangian::Relaxation;
+use seller_search::SellerSearch;
+
+/// The seller caps every plan reports, before the criteria's own cap applies.
+pub const SCENARIO_CAPS: [Option<u32>; 4] = [Some(1), Some(2), Some(3), None];
+
+impl Market<'_> {
+    /// The best cart from at most `max_sellers` sellers (None: any number), further capped
+    /// by the criteria's `max_sellers`; None when no cart is feasible.
+    pub fn best_multi_seller(&self, max_sellers: Option<u32>) -> Option<Cart> {
+        let cap = self.effective_cap(max_sellers);
+        let relaxation = Relaxation::new(self);
+        let entry = self.multi_seller_entry(&relaxation, cap, None, None).0?;
+        Some(self.cart(&entry, Context::Scenario { max_sellers: cap }))
+    }
+
+    /// The scenario caps after the criteria's cap, without repeats, smallest first.
+    pub(crate) fn scenario_caps(&self) -> Vec<Option<usize>> {
+        let mut caps: Vec<Option<usize>> = Vec::new();
+        for cap in SCENARIO_CAPS {
+            let cap = self.effective_cap(cap);
+            if !caps.contains(&cap) {
+                caps.push(cap);
+            }
+        }
+        caps
+    }
+
+    pub(crate) fn scenario_entries(&self) -> Vec<(Option<usize>, Option<Entry>, Optimality)> {
+        let relaxation = Relaxation::new(self);
+        let mut seed = None;
+        let mut warm = None;
+        let mut answers = Vec::new();
+        for cap in self.scenario_caps() {
+            let (entry, multipliers, optimality) = self.multi_seller_entry(&relaxation, cap, seed, warm);
+            seed = entry.clone();
+            warm = multipliers;
+            answers.push((cap, entry, optimality));
+        }
+        answers
+    }
+
+    fn effective_cap(&self, max_sellers: Option<u32>) -> Option<usize> {
+        match (max_sellers, self.criteria.max_sellers) {
+            (Some(a), Some(b)) => Some(a.min(b) as usize),
+            (Some(a), None) | (None, Some(a)) => Some(a as usize),
+            (None, None) => None,
+        }
+    }
+
+    fn multi_seller_entry(
+        &self,
+        relaxation: &Relaxation,
+        cap: Option<usize>,
+        seed: Option<Entry>,
+        warm: Option<lagrangian::Multipliers>,
+    ) -> (Option<Entry>, Option<lagrangian::Multipliers>, Optimality) {
+        if self.offers.is_empty() {
+            return (None, warm, Optimality::Proven);
+        }
+        let max_sellers = cap.unwrap_or(self.sellers.len()).min(self.sellers.len());
+        let (entry, multipliers, optimality) = SellerSearch::new(self, max_sellers, seed).run(relaxation, warm);
+        (entry, Some(multipliers), optimality)
+    }
+}

@@ -1,0 +1,316 @@
+//! Branch and bound over which sellers ship. Each node is a set of open sellers; its
+//! bound is the Lagrangian floor plus the open sellers' profits plus the best profits
+//! still allowed. A set that survives is solved exactly as a knapsack over the cheapest
+//! offer per release among its sellers (an exact reduction when no open seller has a
+//! minimum order; otherwise every offer is kept as a choice).
+
+use std::collections::HashSet;
+
+use super::lagrangian::{Multipliers, Relaxation};
+use crate::{Market, Optimality};
+use crate::knapsack::{Choice, CountRule, Entry, LocalSeller, Problem, Ranked, Search, TopK};
+use crate::model::value::SCORE_SCALE;
+
+/// Subgradient passes per scenario; each costs one sweep over the offers.
+const SUBGRADIENT_PASSES: usize = 300;
+/// How many distinct relaxed seller sets are solved exactly for an early incumbent.
+const EARLY_SOLVES: usize = 25;
+
+pub(super) struct SellerSearch<'m, 'a> {
+    market: &'m Market<'a>,
+    max_sellers: usize,
+    top: TopK,
+    solved: HashSet<Vec<usize>>,
+    /// Sellers in every solved set (see `run`).
+    always_open: Vec<usize>,
+    /// The most sets solved before the search stops ([`crate::Options::seller_sets_limit`]).
+    limit: usize,
+    /// The limit was reached with sets left that might hold a better cart.
+    limited: bool,
+}
+
+impl<'m, 'a> SellerSearch<'m, 'a> {
+    pub fn new(market: &'m Market<'a>, max_sellers: usize, seed: Option<Entry>) -> Self {
+        let mut top = TopK::new(1, Ranked::TotalScore, market.budget);
+        if let Some(entry) = seed {
+            top.seed(entry);
+        }
+        Self {
+            market,
+            max_sellers,
+            top,
+            solved: HashSet::new(),
+            always_open: Vec::new(),
+            limit: market.options.seller_sets_limit.max(1) as usize,
+            limited: false,
+        }
+    }
+
+    /// Finds the best cart; returns it with the multipliers that proved it (a warm start
+    /// for the next scenario) and what was proven.
+    pub fn run(
+        mut self,
+        relaxation: &Relaxation,
+        warm: Option<Multipliers>,
+    ) -> (Option<Entry>, Multipliers, Optimality) {
+        let multipliers = self.tighten(relaxation, warm.unwrap_or_else(|| relaxation.initial()));
+        let at = relaxation.evaluate(&multipliers, self.max_sellers);
+        // Without a cap, a seller with no per-order charge and no minimum costs nothing to
+        // keep open: every set is solved with those sellers in, instead of branching on
+        // them (flat per-item shipping would otherwise mean 2^sellers sets).
+        let unlimited = self.max_sellers >= relaxation.sellers();
+        let free = |s: usize| {
+            let terms = &self.market.sellers[s];
+            unlimited && terms.fixed_charge() == 0 && terms.min_order == 0
+        };
+        self.always_open = (0..relaxation.sellers()).filter(|&s| free(s)).collect();
+        let floor = at.floor
+            + self
+                .always_open
+                .iter()
+                .map(|&s| at.profit[s].max(0.0))
+                .sum::<f64>();
+        let mut order: Vec<usize> = (0..relaxation.sellers()).filter(|&s| !free(s)).collect();
+        order.sort_by(|&a, &b| at.profit[b].total_cmp(&at.profit[a]).then(a.cmp(&b)));
+        let ranking = Ranking::new(order, &at.profit, floor);
+        self.extend(&ranking, 0, &mut Vec::new(), 0.0);
+        let limited = self.limited;
+        let best = self.top.into_entries().into_iter().next();
+        let optimality = if limited {
+            self.market.optimality_at_limit(at.bound, best.as_ref().map(|e| e.score))
+        } else {
+            Optimality::Proven
+        };
+        (best, multipliers, optimality)
+    }
+
+    /// Subgradient ascent on the dual; meanwhile solves the relaxation's seller sets
+    /// exactly, so a good incumbent exists before the branch and bound starts.
+    fn tighten(&mut self, relaxation: &Relaxation, start: Multipliers) -> Multipliers {
+        let mut current = start;
+        let mut best = current.clone();
+        let mut best_bound = f64::INFINITY;
+        let mut theta = 1.0;
+        let mut stalled = 0;
+        for _ in 0..SUBGRADIENT_PASSES {
+            let at = relaxation.evaluate(&current, self.max_sellers);
+            if at.bound < best_bound {
+                best_bound = at.bound;
+                best = current.clone();
+                stalled = 0;
+            } else {
+                stalled += 1;
+                if stalled >= 5 {
+                    theta /= 2.0;
+                    stalled = 0;
+                }
+            }
+            if self.solved.len() < EARLY_SOLVES && !at.open.is_empty() {
+                let mut open = at.open.clone();
+                open.sort_unstable();
+                self.solve(&open);
+            }
+            let incumbent = self.incumbent();
+            if incumbent.is_some_and(|v| !beats(best_bound, v)) || theta < 1e-3 {
+                break;
+            }
+            let target = incumbent.unwrap_or(at.bound - 0.05 * at.bound.abs().max(1.0));
+            relaxation.step(&mut current, &at, target, theta);
+        }
+        best
+    }
+
+    /// Visits the sets `open` plus sellers from `from` on (in ranking order), solving each
+    /// set whose bound may still reach the best cart.
+    fn extend(&mut self, ranking: &Ranking, from: usize, open: &mut Vec<usize>, open_profit: f64) {
+        if self.limited {
+            return;
+        }
+        let has_sellers = !open.is_empty() || !self.always_open.is_empty();
+        if has_sellers && self.promising(ranking.floor + open_profit) {
+            let mut sellers: Vec<usize> = open.iter().chain(&self.always_open).copied().collect();
+            sellers.sort_unstable();
+            self.solve(&sellers);
+        }
+        if open.len() >= self.max_sellers {
+            return;
+        }
+        let slots_after = self.max_sellers - open.len() - 1;
+        for i in from..ranking.order.len() {
+            // Both terms shrink as i grows (profits are sorted), so the first failure ends
+            // the loop.
+            let profit = ranking.profits[i];
+            let bound =
+                ranking.floor + open_profit + profit + ranking.best_from(i + 1, slots_after);
+            if !self.promising(bound) {
+                break;
+            }
+            open.push(ranking.order[i]);
+            self.extend(ranking, i + 1, open, open_profit + profit);
+            open.pop();
+        }
+    }
+
+    fn promising(&self, bound: f64) -> bool {
+        self.incumbent().is_none_or(|v| beats(bound, v))
+    }
+
+    /// The best cart so far in the relaxation's units.
+    fn incumbent(&self) -> Option<f64> {
+        let best = self.top.best()?;
+        let budget = self.market.budget as f64;
+        Some(
+            best.score as f64 / SCORE_SCALE
+                + (budget - best.cost as f64) / (SCORE_SCALE * (budget + 1.0)),
+        )
+    }
+
+    /// Solves exactly the best cart whose sellers are among `open` (sorted), once per set.
+    fn solve(&mut self, open: &[usize]) {
+        if self.solved.contains(open) {
+            return;
+        }
+        if self.solved.len() >= self.limit {
+            self.limited = true;
+            return;
+        }
+        self.solved.insert(open.to_vec());
+        let problem = self.open_set_problem(open);
+        let fewest = self.market.min_items.max(1);
+        let search = Search::new(problem, fewest);
+        search.run(CountRule::AtLeast(fewest), &mut self.top);
+    }
+
+    fn open_set_problem(&self, open: &[usize]) -> Problem {
+        let market = self.market;
+        let mut choices: Vec<Choice> = open
+            .iter()
+            .enumerate()
+            .flat_map(|(local, &s)| {
+                market.seller_offers[s]
+                    .clone()
+                    .map(move |o| market.choice(o, local))
+            })
+            .collect();
+        let group_of = |c: &Choice| market.offers[c.offer as usize].group;
+        choices.sort_by_key(|c| {
+            (
+                group_of(c),
+                c.cost,
+                std::cmp::Reverse(c.score),
+                c.listing_id,
+            )
+        });
+        let minimums = open.iter().any(|&s| market.sellers[s].min_order > 0);
+        let mut groups: Vec<Vec<Choice>> = Vec::new();
+        let mut last_group = None;
+        let mut best_score_so_far = i64::MIN;
+        for choice in choices {
+            let group = group_of(&choice);
+            if last_group != Some(group) {
+                groups.push(Vec::new());
+                last_group = Some(group);
+                best_score_so_far = i64::MIN;
+            }
+            // Without minimum orders only undominated choices matter: a cheaper-or-equal
+            // choice with at least the score is never worse, whichever seller ships it
+            // (a seller left without items only makes the cart cheaper). A minimum order
+            // can make a dearer copy the only way to keep a seller's order valid, so then
+            // every choice stays.
+            if !minimums {
+                if choice.score <= best_score_so_far {
+                    continue;
+                }
+                best_score_so_far = choice.score;
+            }
+            if let Some(g) = groups.last_mut() {
+                g.push(choice);
+            }
+        }
+        Problem {
+            budget: market.budget,
+            sellers: open
+                .iter()
+                .map(|&s| {
+                    let terms = &market.sellers[s];
+                    LocalSeller {
+                        fixed: terms.fixed_charge(),
+                        min_order: terms.min_order,
+                    }
+                })
+                .collect(),
+            groups,
+        }
+    }
+}
+
+/// The sellers to branch on, best profit first, with what the bound needs about them.
+struct Ranking {
+    order: Vec<usize>,
+    profits: Vec<f64>,
+    /// Prefix sums of the positive profits, in order.
+    positive_prefix: Vec<f64>,
+    /// The bound with no branched seller open.
+    floor: f64,
+}
+
+impl Ranking {
+    fn new(order: Vec<usize>, profit: &[f64], floor: f64) -> Self {
+        let profits: Vec<f64> = order.iter().map(|&s| profit[s]).collect();
+        let mut positive_prefix = vec![0.0];
+        for p in profits.iter().take_while(|p| **p > 0.0) {
+            positive_prefix.push(positive_prefix[positive_prefix.len() - 1] + p);
+        }
+        Self {
+            order,
+            profits,
+            positive_prefix,
+            floor,
+        }
+    }
+
+    /// The largest sum of at most `slots` profits from position `i` on.
+    fn best_from(&self, i: usize, slots: usize) -> f64 {
+        let positive = self.positive_prefix.len() - 1;
+        let start = i.min(positive);
+        let end = i.saturating_add(slots).min(positive);
+        if end > start {
+            self.positive_prefix[end] - self.positive_prefix[start]
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Whether a bound may still reach `incumbent`: floating point sums carry tiny errors, so
+/// only a bound clearly below the incumbent prunes.
+fn beats(bound: f64, incumbent: f64) -> bool {
+    bound + 1e-9 * incumbent.abs().max(1.0) >= incumbent
+}
+
+impl Market<'_> {
+    /// What a search stopped at its limit still proves, from the relaxation's bound
+    /// `bound` (normalised units: score over [`SCORE_SCALE`] plus a cost term below one
+    /// score unit) and the best score found.
+    fn optimality_at_limit(&self, bound: f64, best_score: Option<i64>) -> Optimality {
+        // Every cart's score is a sum of offer scores, so a multiple of their gcd: the
+        // bound rounds down to the largest such multiple.
+        let step = self.offers.iter().fold(0_i64, |g, o| gcd(g, o.score.abs())).max(1);
+        let units = bound * SCORE_SCALE;
+        let steps = ((units + units.abs() * 1e-9 + 1e-6) / step as f64).floor();
+        let reachable = match steps {
+            s if s.is_finite() && s.abs() < (i64::MAX / step) as f64 => s as i64 * step,
+            _ => return Optimality::BestFound { score_bound: bound },
+        };
+        match best_score {
+            Some(score) if reachable <= score => Optimality::ScoreProven,
+            _ => Optimality::BestFound {
+                score_bound: reachable as f64 / SCORE_SCALE,
+            },
+        }
+    }
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}

@@ -1,0 +1,138 @@
+//! Other records a job keeps in the KeyValue store: which releases' listings are fresh
+//! (the 24-hour listing cache), and a carts job's candidates.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cratedigger_domain::{CandidateSet, JobId, ReleaseId};
+use cratedigger_kv::{KeyValue, KvError};
+
+/// "The listings of this release were fetched and stored less than a TTL ago." Set only
+/// after the listings are stored, so a crash in between leaves the release to be fetched
+/// again rather than trusted.
+#[derive(Clone)]
+pub struct ListingFreshness {
+    kv: Arc<dyn KeyValue>,
+    ttl: Duration,
+}
+
+impl ListingFreshness {
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
+
+    pub fn new(kv: Arc<dyn KeyValue>, ttl: Duration) -> Self {
+        Self { kv, ttl }
+    }
+
+    fn key(release: ReleaseId) -> String {
+        format!("listings:fresh:{release}")
+    }
+
+    pub async fn is_fresh(&self, release: ReleaseId) -> Result<bool, KvError> {
+        Ok(self.kv.get(&Self::key(release)).await?.is_some())
+    }
+
+    /// Marks the release's listings as fetched now (`fetched_at`, RFC 3339).
+    pub async fn mark_fresh(&self, release: ReleaseId, fetched_at: &str) -> Result<(), KvError> {
+        self.kv.set(&Self::key(release), fetched_at, Some(self.ttl)).await
+    }
+}
+
+impl std::fmt::Debug for ListingFreshness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListingFreshness").field("ttl", &self.ttl).finish()
+    }
+}
+
+/// A carts job's candidates, kept for the job's lifetime (written by the candidates stage,
+/// read by the carts stage).
+#[derive(Clone)]
+pub struct CandidateRecords {
+    kv: Arc<dyn KeyValue>,
+}
+
+impl CandidateRecords {
+    const TTL: Duration = Duration::from_secs(24 * 3600);
+
+    pub fn new(kv: Arc<dyn KeyValue>) -> Self {
+        Self { kv }
+    }
+
+    fn key(job: &JobId) -> String {
+        format!("job:{job}:candidates")
+    }
+
+    /// Stores the set unless one is stored already; returns the stored one (so a
+    /// redelivered selection reuses the first, whatever its random draw).
+    pub async fn save_first(&self, job: &JobId, set: &CandidateSet) -> Result<CandidateSet, KvError> {
+        let json = serde_json::to_string(set).unwrap_or_default();
+        if self.kv.set_if_absent(&Self::key(job), &json, Some(Self::TTL)).await? {
+            return Ok(set.clone());
+        }
+        Ok(self.load(job).await?.unwrap_or_else(|| set.clone()))
+    }
+
+    pub async fn load(&self, job: &JobId) -> Result<Option<CandidateSet>, KvError> {
+        Ok(self.kv.get(&Self::key(job)).await?.and_then(|json| serde_json::from_str(&json).ok()))
+    }
+}
+
+impl std::fmt::Debug for CandidateRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CandidateRecords")
+    }
+}
+
+/// Which releases the market stage of a job fetched and which it could not, so the carts
+/// stage can say how much of the marketplace it saw. Set membership: a redelivered chunk
+/// counts each release once.
+#[derive(Clone)]
+pub struct MarketRecords {
+    kv: Arc<dyn KeyValue>,
+}
+
+impl MarketRecords {
+    const TTL: Duration = Duration::from_secs(24 * 3600);
+
+    pub fn new(kv: Arc<dyn KeyValue>) -> Self {
+        Self { kv }
+    }
+
+    fn key(job: &JobId, what: &str) -> String {
+        format!("job:{job}:market:{what}")
+    }
+
+    async fn add(&self, job: &JobId, what: &str, release: ReleaseId) -> Result<(), KvError> {
+        let key = Self::key(job, what);
+        self.kv.set_add(&key, &release.to_string()).await?;
+        self.kv.expire(&key, Self::TTL).await.map(|_| ())
+    }
+
+    /// This job stored the release's listings.
+    pub async fn fetched(&self, job: &JobId, release: ReleaseId) -> Result<(), KvError> {
+        self.add(job, "fetched", release).await
+    }
+
+    /// This job could not read the release's listings.
+    pub async fn failed(&self, job: &JobId, release: ReleaseId) -> Result<(), KvError> {
+        self.add(job, "failed", release).await
+    }
+
+    async fn members(&self, job: &JobId, what: &str) -> Result<Vec<ReleaseId>, KvError> {
+        let members = self.kv.set_members(&Self::key(job, what)).await?;
+        Ok(members.iter().filter_map(|m| m.parse().ok()).collect())
+    }
+
+    /// The releases fetched, and those that failed and were never fetched.
+    pub async fn outcome(&self, job: &JobId) -> Result<(Vec<ReleaseId>, Vec<ReleaseId>), KvError> {
+        let fetched = self.members(job, "fetched").await?;
+        let mut failed = self.members(job, "failed").await?;
+        failed.retain(|r| !fetched.contains(r));
+        Ok((fetched, failed))
+    }
+}
+
+impl std::fmt::Debug for MarketRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MarketRecords")
+    }
+}
