@@ -1,0 +1,154 @@
+//! The recommendations pipeline end to end in one process, on embedded backends, against
+//! the Discogs simulator: a corpus is crawled and a model trained, then a job for a user
+//! the catalog has never seen runs through every stage; then the same again with every
+//! event delivered twice and out of order, which must change nothing.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cratedigger::crawl::crawl;
+use cratedigger::train::train;
+use cratedigger_domain::{JobState, RecommendationSet, Stage, StageState, Username};
+use cratedigger_proto::Event;
+use cratedigger_proto::events::StageCompleted;
+use cratedigger_results::Collection;
+use support::{Api, Chaos, Mesh, Sim, embedded_settings, job_body};
+
+/// What a run produced, to compare a clean run with a chaotic one.
+#[derive(Debug, PartialEq)]
+struct Observed {
+    recommended: Vec<u64>,
+    interactions: usize,
+    profile_done: u32,
+    profile_total: Option<u32>,
+}
+
+/// Crawls a corpus, trains, and runs a recommendations job for `user`; checks what every
+/// run must satisfy and returns what it saw.
+async fn run_pipeline(sim: &Sim, mesh: &Mesh, user: &str) -> (Observed, cratedigger_domain::JobId) {
+    let corpus = sim.users(40).await;
+    let outcome = crawl(&mesh.backends, &corpus, Duration::from_secs(120), false).await.unwrap();
+    assert_eq!((outcome.succeeded, outcome.failed), (40, 0));
+    train(&mesh.backends, &mesh.settings.trainer, false).await.unwrap();
+
+    let api: Api = mesh.api();
+    let job = api.post_job(job_body("recommendations", user, 10)).await;
+    let (status, snapshots) = api.wait(&job, Duration::from_secs(60)).await;
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    assert_eq!(status.percent, 100);
+    assert_eq!(status.result.as_deref(), Some(format!("recommendations/{user}").as_str()));
+
+    // The stages went through in order: the profile finished before recommend started,
+    // and no snapshot ever showed recommend ahead of the profile.
+    let profile = &status.stages[0];
+    let recommend = &status.stages[1];
+    assert_eq!((profile.name, recommend.name), (Stage::Profile, Stage::Recommend));
+    assert!(profile.finished_at.as_deref() <= recommend.started_at.as_deref(), "{status:?}");
+    for snapshot in &snapshots {
+        if let [(_, profile_state), (_, recommend_state)] = snapshot.as_slice() {
+            assert!(recommend_state == "pending" || profile_state == "succeeded", "{snapshots:?}");
+        }
+    }
+    // A user the catalog had never seen: the profile was fetched in chunks, each counted once.
+    assert!(profile.total.unwrap_or(0) >= 1, "{profile:?}");
+    assert_eq!(profile.done, profile.total.unwrap_or(0));
+    assert_eq!(profile.state, StageState::Succeeded);
+
+    // The stored recommendations exclude everything the user owns or wants.
+    let stored = mesh.backends.results.get(Collection::Recommendations, user).await.unwrap().expect("stored");
+    let set: RecommendationSet = serde_json::from_value(stored).unwrap();
+    let owned = sim.owned(user).await;
+    let recommended: Vec<u64> = set.releases.iter().map(|r| r.release_id.0).collect();
+    assert_eq!(recommended.len(), 10);
+    let overlap: BTreeSet<_> = recommended.iter().filter(|id| owned.contains(id)).collect();
+    assert!(overlap.is_empty(), "recommended releases the user has: {overlap:?}");
+    assert!(set.releases.iter().all(|r| !r.because.is_empty() && !r.title.is_empty()));
+
+    let username = Username::parse(user).unwrap();
+    let interactions = mesh.backends.catalog.interactions(&username).await.unwrap().len();
+    assert_eq!(interactions, owned.len(), "every want and have stored once");
+    let observed = Observed { recommended, interactions, profile_done: profile.done, profile_total: profile.total };
+    (observed, job)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_recommendations_job_runs_end_to_end_in_one_process() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let sim = Sim::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = Mesh::start(embedded_settings(dir.path(), &sim), |bus| bus).await;
+    let user = "digger0500";
+    run_pipeline(&sim, &mesh, user).await;
+
+    // A second job for the same, unchanged user fetches nothing but the profile check.
+    sim.reset_stats().await;
+    let api = mesh.api();
+    let again = api.post_job(job_body("recommendations", user, 9)).await;
+    let (status, _) = api.wait(&again, Duration::from_secs(30)).await;
+    assert_eq!(status.state, JobState::Succeeded);
+    assert_eq!(status.stages[0].total, Some(0), "no chunks planned: {status:?}");
+    let stats = sim.stats().await;
+    let by = &stats["by_endpoint"];
+    assert_eq!(by["profile"], 1, "{stats}");
+    // One newest-first look at each list, and no page of either list.
+    assert!(by["wants"].as_u64().unwrap() <= 1 && by["collection"].as_u64().unwrap() <= 1, "{stats}");
+    assert_eq!(stats["total"].as_u64().unwrap(), 1 + by["wants"].as_u64().unwrap() + by["collection"].as_u64().unwrap());
+    mesh.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_event_delivered_twice_and_out_of_order_changes_nothing() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let user = "digger0501";
+    let sim = Sim::start().await;
+
+    let clean_dir = tempfile::tempdir().unwrap();
+    let clean = Mesh::start(embedded_settings(clean_dir.path(), &sim), |bus| bus).await;
+    let (expected, _) = run_pipeline(&sim, &clean, user).await;
+    clean.stop().await;
+
+    let chaos_dir = tempfile::tempdir().unwrap();
+    let mut chaos = None;
+    let mesh = Mesh::start(embedded_settings(chaos_dir.path(), &sim), |bus| {
+        let wrapped = Chaos::wrap(bus);
+        chaos = Some(wrapped.clone());
+        wrapped
+    })
+    .await;
+    let chaos: Arc<Chaos> = chaos.unwrap();
+    let (observed, job) = run_pipeline(&sim, &mesh, user).await;
+    // Same catalog, same model, same recommendations; counters exact, not doubled.
+    assert_eq!(observed, expected);
+    // The tracker announced the profile's completion once, whatever it received.
+    assert_eq!(chaos.published(StageCompleted::TOPIC, job.as_str()), 1);
+    mesh.stop().await;
+}
+
+/// Benchmark (run on demand: `cargo test --release -p cratedigger --test one_process --
+/// --ignored --nocapture`): a 5,000-item wantlist synced through the embedded pipeline
+/// against a simulator enforcing the rate limit, against the floor the limit sets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "benchmark"]
+async fn benchmark_a_5000_item_wantlist_at_the_rate_limit() {
+    const WANTS: usize = 5_000;
+    const PER_MINUTE: u32 = 300;
+    let sim = support::rate_limited_sim(PER_MINUTE).await;
+    sim.create_user("bigwantlist", WANTS).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded_settings(dir.path(), &sim);
+    settings.backends.discogs.requests_per_minute = Some(PER_MINUTE);
+    let mesh = Mesh::start(settings, |bus| bus).await;
+    sim.reset_stats().await;
+    let started = std::time::Instant::now();
+    let job = mesh.api().post_job(job_body("sync", "bigwantlist", 1)).await;
+    let (status, _) = mesh.api().wait(&job, Duration::from_secs(600)).await;
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    let stored = mesh.backends.catalog.interactions(&Username::parse("bigwantlist").unwrap()).await.unwrap();
+    assert_eq!(stored.len(), WANTS);
+    support::report_sync("one process, embedded backends", WANTS, PER_MINUTE, &sim.stats().await, seconds);
+    mesh.stop().await;
+}
