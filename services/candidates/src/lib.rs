@@ -32,7 +32,7 @@ use cratedigger_kv::KeyValue;
 use cratedigger_proto::convert::{job_of, stage_to_pb};
 use cratedigger_proto::events;
 use cratedigger_results::{Collection, ResultsStore};
-use cratedigger_status::{CandidateRecords, ListingFreshness};
+use cratedigger_status::{CandidateRecords, ListingFreshness, RecordError};
 use serde::Deserialize;
 
 pub use select::{mix, quotas};
@@ -154,9 +154,12 @@ impl Candidates {
             return Ok(());
         }
         let job = event.job.clone().unwrap_or_default();
-        let set = match self.records.load(&spec.id).await.map_err(HandleError::retry)? {
-            Some(set) => set,
-            None => {
+        let stored = self.records.load(&spec.id).await;
+        let set = match stored {
+            Ok(Some(set)) => set,
+            Err(RecordError::Store(e)) => return Err(HandleError::retry(e)),
+            Err(unreadable) => return self.unreadable(&job, &unreadable).await,
+            Ok(None) => {
                 let selected = match self.select(&spec).await? {
                     Ok(set) => set,
                     Err(too_few) => {
@@ -165,7 +168,11 @@ impl Candidates {
                     }
                 };
                 // The first outcome stored is the job's, whichever delivery made it.
-                self.records.save_first(&spec.id, &selected).await.map_err(HandleError::retry)?
+                match self.records.save_first(&spec.id, &selected).await {
+                    Ok(set) => set,
+                    Err(RecordError::Store(e)) => return Err(HandleError::retry(e)),
+                    Err(unreadable) => return self.unreadable(&job, &unreadable).await,
+                }
             }
         };
         if let Some(message) = set.too_few {
@@ -173,6 +180,15 @@ impl Candidates {
             return self.publisher.publish(&failed).await.map_err(HandleError::retry);
         }
         self.dispatch(&job, &set).await
+    }
+
+    /// Fails the job when its stored selection cannot be read: every redelivery would read
+    /// the same bytes, and choosing again could give another answer for the same job.
+    async fn unreadable(&self, job: &events::Job, error: &RecordError) -> Result<(), HandleError> {
+        tracing::warn!(%error, "stored candidates unreadable");
+        let message = format!("{error}; run the job again");
+        let failed = job::failed(job, Stage::Candidates, "candidates_unreadable", message, true);
+        self.publisher.publish(&failed).await.map_err(HandleError::retry)
     }
 
     /// Chooses the job's candidates and plans the market chunks.

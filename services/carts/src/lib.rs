@@ -32,7 +32,7 @@ use cratedigger_kv::KeyValue;
 use cratedigger_proto::convert::{job_of, stage_from_pb, stage_to_pb};
 use cratedigger_proto::events;
 use cratedigger_results::{Collection, ResultsError, ResultsStore};
-use cratedigger_status::{CandidateRecords, MarketRecords};
+use cratedigger_status::{CandidateRecords, MarketRecords, RecordError};
 use serde::Deserialize;
 
 pub use instance::{Pricing, build as build_instance};
@@ -119,10 +119,20 @@ impl CartsStage {
             let done = job::completed(&job, format!("carts/{}", spec.id), plan.as_ref().map(summary).unwrap_or_default());
             return self.publisher.publish(&done).await.map_err(HandleError::retry);
         }
-        let Some(candidates) = self.candidates.load(&spec.id).await.map_err(HandleError::retry)? else {
-            let message = "the job's candidates are no longer stored; run the job again";
-            let failed = job::failed(&job, Stage::Carts, "candidates_missing", message, true);
-            return self.publisher.publish(&failed).await.map_err(HandleError::retry);
+        let candidates = match self.candidates.load(&spec.id).await {
+            Ok(Some(candidates)) => candidates,
+            Ok(None) => {
+                let message = "the job's candidates are no longer stored; run the job again";
+                let failed = job::failed(&job, Stage::Carts, "candidates_missing", message, true);
+                return self.publisher.publish(&failed).await.map_err(HandleError::retry);
+            }
+            Err(RecordError::Store(e)) => return Err(HandleError::retry(e)),
+            Err(unreadable) => {
+                tracing::warn!(error = %unreadable, "stored candidates unreadable");
+                let message = format!("{unreadable}; run the job again");
+                let failed = job::failed(&job, Stage::Carts, "candidates_unreadable", message, true);
+                return self.publisher.publish(&failed).await.map_err(HandleError::retry);
+            }
         };
         let progress = events::StageProgress {
             job: Some(job.clone()),

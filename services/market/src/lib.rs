@@ -29,7 +29,7 @@ use cratedigger_discogs::market::Listing as PageListing;
 use cratedigger_discogs::{DiscogsError, ListingSource};
 use cratedigger_domain::{JobId, ReleaseId, Stage};
 use cratedigger_kit::{EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, subscription};
-use cratedigger_kv::KeyValue;
+use cratedigger_kv::{KeyValue, KvError};
 use cratedigger_proto::convert::{job_of, stage_to_pb};
 use cratedigger_proto::events;
 use cratedigger_status::{ListingFreshness, MarketRecords};
@@ -117,9 +117,7 @@ impl Market {
                 Fetched::Fresh => {}
                 Fetched::Failed(reason) => failures.push(reason),
                 Fetched::Blocked(reason) => {
-                    for &rest in &releases[position..] {
-                        self.records.failed(&spec.id, rest).await.map_err(HandleError::retry)?;
-                    }
+                    self.unread(&spec.id, &releases[position..]).await.map_err(HandleError::retry)?;
                     tracing::warn!(chunk = request.chunk, %reason, "marketplace blocked: chunk failed");
                     return self.done(&request, items, Some(reason)).await;
                 }
@@ -128,6 +126,18 @@ impl Market {
         let error = (!failures.is_empty()).then(|| failures.join("; "));
         tracing::info!(chunk = request.chunk, releases = releases.len(), listings = items, failed = failures.len(), "market chunk stored");
         self.done(&request, items, error).await
+    }
+
+    /// Records the releases this job could not read, leaving out those whose listings are
+    /// fresh in the cache (stored by this job or another within the TTL): the carts stage
+    /// uses them as they are, so they count as seen.
+    async fn unread(&self, job: &JobId, releases: &[ReleaseId]) -> Result<(), KvError> {
+        for &release in releases {
+            if !self.freshness.is_fresh(release).await? {
+                self.records.failed(job, release).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Fetches and stores one release's listings unless they are fresh. Errors are those
@@ -226,8 +236,9 @@ impl EventHandler for OnMarketChunk {
     /// chunk, so the tracker can conclude the stage with what was fetched.
     async fn give_up(&self, event: &Self::Event, error: &HandleError) {
         if let Ok(spec) = job_of(event.job.as_ref()) {
-            for &id in &event.release_ids {
-                let _ = self.0.records.failed(&spec.id, ReleaseId(id)).await;
+            let releases: Vec<ReleaseId> = event.release_ids.iter().map(|&id| ReleaseId(id)).collect();
+            if let Err(e) = self.0.unread(&spec.id, &releases).await {
+                tracing::warn!(error = %e, chunk = event.chunk, "could not record the chunk's unread releases");
             }
         }
         let _ = self.0.done(event, 0, Some(format!("the marketplace could not be read: {error}"))).await;

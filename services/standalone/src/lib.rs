@@ -4,7 +4,7 @@
 //!   default: no servers). `up --sim` also starts the Discogs simulator, syncs a corpus of
 //!   simulated users through the pipeline, trains a model, and serves the gateway.
 //! - `serve <service>`: one service, as one process of a deployment.
-//! - `train`, `crawl`, `migrate`: one-off work against the configured backends.
+//! - `train`, `crawl`, `migrate`, `fx import`: one-off work against the configured backends.
 //! - `pubsub provision`: every topic and subscription of the mesh, before the services.
 //! - `probe <url>`: a container health check (the runtime image has no curl).
 //! - `sim`: the Discogs simulator alone.
@@ -12,6 +12,7 @@
 //! Settings come from `--config FILE` (TOML) and `APP_*` environment variables.
 
 pub mod crawl;
+pub mod fx;
 pub mod probe;
 pub mod provision;
 pub mod services;
@@ -52,6 +53,11 @@ pub enum Command {
     Crawl(CrawlArgs),
     /// Apply the catalog's migrations.
     Migrate,
+    /// Foreign exchange rates for converting listing prices.
+    Fx {
+        #[command(subcommand)]
+        command: FxCommand,
+    },
     /// Manage the Pub/Sub resources of a deployment.
     Pubsub {
         #[command(subcommand)]
@@ -66,6 +72,14 @@ pub enum Command {
     },
     /// Run the Discogs simulator.
     Sim(SimArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FxCommand {
+    /// Store euro reference rates, in the European Central Bank's CSV layout (the daily
+    /// `eurofxref.csv` or the history `eurofxref-hist.csv`), from a file, `-` (standard
+    /// input) or an http(s) URL.
+    Import { source: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +162,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             connect(&settings).await?;
             println!("catalog migrated");
+            Ok(())
+        }
+        Command::Fx { command: FxCommand::Import { source } } => {
+            // The file is read and checked before any backend is touched.
+            let rates = fx::parse_rates(&fx::read_source(&source).await?).with_context(|| format!("reading rates from {source}"))?;
+            let backends = connect(&settings).await?;
+            let imported = fx::import(backends.catalog.as_ref(), &rates).await?;
+            println!(
+                "{} rates stored for {} currencies, {} to {}",
+                imported.rates, imported.currencies, imported.first, imported.last
+            );
             Ok(())
         }
         Command::Pubsub { command: PubsubCommand::Provision } => provision::provision_pubsub(&settings).await.map(drop),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cratedigger_carts::CartPlan;
-use cratedigger_domain::{CandidateSet, CartSet, JobId, Money};
+use cratedigger_domain::{CandidateSet, CartSet, Currency, JobId, Money};
 use cratedigger_proto::Event;
 use cratedigger_proto::events::{ChunkDone, StageCompleted};
 use cratedigger_results::Collection;
@@ -146,7 +146,6 @@ async fn duplicated_and_reordered_market_events_change_nothing() {
     mesh.stop().await;
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_user_with_nothing_to_buy_fails_with_the_reason_whatever_the_deliveries() {
     cratedigger_kit::telemetry::init_for_tests();
@@ -172,6 +171,89 @@ async fn a_user_with_nothing_to_buy_fails_with_the_reason_whatever_the_deliverie
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(chaos.published(cratedigger_proto::events::MarketChunkRequested::TOPIC, job.as_str()), 0);
     mesh.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_blocked_marketplace_page_makes_the_job_partial_and_the_next_job_fetches_only_what_was_missed() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let sim = Sim::start().await;
+    let user = "cartdigger05";
+    sim.create_user(user, WANTS).await;
+    let wanted: Vec<String> = sim.owned(user).await.iter().map(u64::to_string).collect();
+    // A release whose id is no other's prefix, so the fault's path prefix hits it alone.
+    let blocked = wanted.iter().find(|id| !wanted.iter().any(|other| other != *id && other.starts_with(id.as_str()))).unwrap();
+    sim.fault(json!({ "kind": "challenge", "path_prefix": format!("/sell/release/{blocked}") })).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = Mesh::start(embedded_settings(dir.path(), &sim), |bus| bus).await;
+
+    let api = mesh.api();
+    let job = api.post_job(carts_body(user, 3)).await;
+    let (status, _) = api.wait(&job, Duration::from_secs(90)).await;
+    assert_eq!(status.state, cratedigger_domain::JobState::Succeeded, "{status:?}");
+    assert!(status.partial, "{status:?}");
+    let market = &status.stages[2];
+    let chunks = market.total.expect("market chunks counted");
+    assert_eq!(market.failed, 1, "{market:?}");
+    let coverage = status.coverage.expect("the fraction covered");
+    assert!((coverage - f64::from(chunks - 1) / f64::from(chunks)).abs() < 1e-9, "{status:?}");
+    // The carts are built on what was read: the blocked release and the rest of its chunk
+    // are failed, every other release fetched, and nothing failed is in a cart.
+    let carts = stored_carts(&mesh, &job).await;
+    let failed = carts.market.failed;
+    assert!(failed >= 1 && carts.market.fetched + failed == WANTS as u32, "{:?}", carts.market);
+    let plan: CartPlan = serde_json::from_value(carts.plan.clone()).unwrap();
+    let blocked_id: u64 = blocked.parse().unwrap();
+    for cart in plan.scenarios.iter().filter_map(|s| s.cart.as_ref()) {
+        assert!(cart.lines.iter().all(|l| l.release.0 != blocked_id), "{cart:?}");
+    }
+
+    // Unblocked, the next job reads only the pages the first could not.
+    sim.clear_faults().await;
+    sim.reset_stats().await;
+    let (_, again, _) = run_job(&mesh, user, 3).await;
+    assert_eq!(sell_release_pages(&sim.stats().await), u64::from(failed));
+    assert_eq!((again.market.fetched, again.market.cached, again.market.failed), (failed, WANTS as u32 - failed, 0));
+    mesh.stop().await;
+}
+
+/// `cratedigger fx import`, as a newcomer runs it (embedded backends under `var/`): the
+/// ECB's daily file is stored, conversions use it instead of the built-in rates, importing
+/// it twice changes nothing, and a broken file is refused with its line before anything is
+/// stored.
+#[tokio::test]
+async fn fx_import_stores_the_rates_conversions_use() {
+    use cratedigger_catalog::{Catalog, FxTable, SqliteCatalog};
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cratedigger"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("CRATEDIGGER_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let daily = dir.path().join("eurofxref.csv");
+    std::fs::write(&daily, "Date, USD, JPY, GBP, \n21 November 2025, 1.1512, 181.25, 0.8785, \n").unwrap();
+    let broken = dir.path().join("broken.csv");
+    std::fs::write(&broken, "Date, USD\n22 November 2025, 1.2\n23 November 2025, lots\n").unwrap();
+
+    let refused = run(&["fx", "import", broken.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("line 3") && said.contains("lots"), "{said}");
+
+    for _ in 0..2 {
+        let output = run(&["fx", "import", daily.to_str().unwrap()]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let said = String::from_utf8_lossy(&output.stdout);
+        assert!(said.contains("3 rates stored for 3 currencies, 2025-11-21 to 2025-11-21"), "{said}");
+    }
+    let catalog = SqliteCatalog::open(dir.path().join("var/catalog.db")).await.unwrap();
+    let stored = catalog.latest_fx_rates().await.unwrap();
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    let converted = FxTable::new(&stored).convert(Money::new(11_512, Currency::USD), Currency::EUR).unwrap();
+    assert!(!converted.built_in);
+    assert_eq!((converted.amount.minor, converted.date.to_string().as_str()), (10_000, "2025-11-21"));
 }
 
 /// Benchmark (on demand: `cargo test --release -p cratedigger --test carts -- --ignored

@@ -26,4 +26,4 @@ pub mod records;
 
 pub use board::{StageCompletion, StatusBoard};
 pub use record::{JobStatus, StageStatus};
-pub use records::{CandidateRecords, ListingFreshness, MarketRecords};
+pub use records::{CandidateRecords, ListingFreshness, MarketRecords, RecordError};

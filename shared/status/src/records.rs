@@ -43,6 +43,18 @@ impl std::fmt::Debug for ListingFreshness {
     }
 }
 
+/// Why a job record could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The store failed (worth retrying).
+    #[error(transparent)]
+    Store(#[from] KvError),
+    /// The key holds something that is not the record (written by another version, or
+    /// altered): retrying reads the same bytes.
+    #[error("the record at {key} cannot be read: {reason}")]
+    Undecodable { key: String, reason: String },
+}
+
 /// A carts job's candidates, kept for the job's lifetime (written by the candidates stage,
 /// read by the carts stage).
 #[derive(Clone)]
@@ -63,16 +75,24 @@ impl CandidateRecords {
 
     /// Stores the set unless one is stored already; returns the stored one (so a
     /// redelivered selection reuses the first, whatever its random draw).
-    pub async fn save_first(&self, job: &JobId, set: &CandidateSet) -> Result<CandidateSet, KvError> {
-        let json = serde_json::to_string(set).unwrap_or_default();
-        if self.kv.set_if_absent(&Self::key(job), &json, Some(Self::TTL)).await? {
+    pub async fn save_first(&self, job: &JobId, set: &CandidateSet) -> Result<CandidateSet, RecordError> {
+        let key = Self::key(job);
+        let json = serde_json::to_string(set).map_err(|e| RecordError::Undecodable { key: key.clone(), reason: e.to_string() })?;
+        if self.kv.set_if_absent(&key, &json, Some(Self::TTL)).await? {
             return Ok(set.clone());
         }
+        // Expired between the two calls: the set just chosen is as good as any.
         Ok(self.load(job).await?.unwrap_or_else(|| set.clone()))
     }
 
-    pub async fn load(&self, job: &JobId) -> Result<Option<CandidateSet>, KvError> {
-        Ok(self.kv.get(&Self::key(job)).await?.and_then(|json| serde_json::from_str(&json).ok()))
+    /// The job's stored set: `None` when there is none (never stored, or expired), an
+    /// error when what is stored cannot be read as a set.
+    pub async fn load(&self, job: &JobId) -> Result<Option<CandidateSet>, RecordError> {
+        let key = Self::key(job);
+        let Some(json) = self.kv.get(&key).await? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&json).map(Some).map_err(|e| RecordError::Undecodable { key, reason: e.to_string() })
     }
 }
 
