@@ -117,8 +117,10 @@ impl MarketRecords {
         Self { kv }
     }
 
+    /// Beside the status board's `job:{id}:market:{done,failed}` chunk sets, never on
+    /// them: those hold chunk numbers, these release ids.
     fn key(job: &JobId, what: &str) -> String {
-        format!("job:{job}:market:{what}")
+        format!("job:{job}:market-releases:{what}")
     }
 
     async fn add(&self, job: &JobId, what: &str, release: ReleaseId) -> Result<(), KvError> {

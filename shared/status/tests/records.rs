@@ -35,3 +35,30 @@ async fn a_stored_value_that_is_not_a_set_is_an_error_naming_its_key() {
     let saved = records.save_first(&job, &CandidateSet::default()).await;
     assert!(matches!(saved, Err(RecordError::Undecodable { .. })), "{saved:?}");
 }
+
+#[tokio::test]
+async fn the_market_releases_of_a_job_and_its_market_chunks_are_counted_apart() {
+    use chrono::{TimeZone, Utc};
+    use cratedigger_domain::{JobKind, ReleaseId, Stage};
+    use cratedigger_status::{MarketRecords, StageCompletion, StatusBoard};
+
+    let kv: Arc<dyn KeyValue> = Arc::new(MemoryKeyValue::new());
+    let (board, market) = (StatusBoard::new(kv.clone()), MarketRecords::new(kv));
+    let now = Utc.timestamp_opt(1_790_000_000, 0).unwrap();
+    let job = JobId::generate();
+    board.job_requested(&job, JobKind::Carts, "digger0001", now, now).await.unwrap();
+    board.chunks_planned(&job, Stage::Market, 2, now).await.unwrap();
+    for release in [1, 101, 102] {
+        market.failed(&job, ReleaseId(release)).await.unwrap();
+    }
+    market.fetched(&job, ReleaseId(0)).await.unwrap();
+    board.chunk_done(&job, Stage::Market, 0, false, now).await.unwrap();
+    let done = board.chunk_done(&job, Stage::Market, 1, true, now).await.unwrap();
+
+    assert_eq!(done, Some(StageCompletion { total: 2, failed: 1 }));
+    let status = board.read(&job, now).await.unwrap().unwrap();
+    assert_eq!(status.coverage, Some(0.5), "{status:?}");
+    let (fetched, mut failed) = market.outcome(&job).await.unwrap();
+    failed.sort();
+    assert_eq!((fetched, failed), (vec![ReleaseId(0)], vec![ReleaseId(1), ReleaseId(101), ReleaseId(102)]));
+}
