@@ -2,11 +2,16 @@
 //!
 //! The carts stage converts listing prices with the catalog's newest rate per currency
 //! (units per euro, with the rate's day), and falls back to built-in indicative rates for a
-//! currency it has none for. This command stores rates in the layout the European Central
-//! Bank publishes them: the daily file (`eurofxref.csv`: a `Date, USD, JPY, …` header and
-//! one row dated `21 November 2025`) and the history (`eurofxref-hist.csv`: ISO dates, one
-//! row a day, `N/A` where a currency had no rate). Either comes from a file, standard input
-//! (`-`) or an http(s) URL.
+//! currency it has none for. This command stores rates in the layouts the European Central
+//! Bank publishes them in:
+//! - CSV: the daily file (`eurofxref.csv`: a `Date, USD, JPY, …` header and one row dated
+//!   `21 November 2025`) and the history (`eurofxref-hist.csv`: ISO dates, one row a day,
+//!   `N/A` where a currency had no rate);
+//! - XML: `eurofxref-daily.xml`, `eurofxref-hist-90d.xml`, `eurofxref-hist.xml` (a `Cube`
+//!   per day with a `time`, holding a `Cube` per currency with its `rate`), which the ECB
+//!   serves uncompressed, so a scheduled job can import straight from its URL.
+//!
+//! Either comes from a file, standard input (`-`) or an http(s) URL.
 
 use std::io::Read;
 use std::time::Duration;
@@ -36,10 +41,19 @@ pub struct Imported {
     pub last: NaiveDate,
 }
 
-/// Reads rates in the ECB's CSV layout: a header naming the currencies after `Date`, then
-/// one row per day. `N/A` and empty cells are days without a rate; a rate of the base
-/// currency (EUR) is left out, as it is 1 by definition.
+/// Reads rates in either of the ECB's layouts (XML when the text starts with `<`, else
+/// CSV). A rate of the base currency (EUR) is left out, as it is 1 by definition.
 pub fn parse_rates(text: &str) -> Result<Vec<FxRate>, RatesError> {
+    let rates = if text.trim_start().starts_with('<') { parse_xml(text)? } else { parse_csv(text)? };
+    if rates.is_empty() {
+        return Err(RatesError::NoRates);
+    }
+    Ok(rates)
+}
+
+/// The CSV layout: a header naming the currencies after `Date`, then one row per day.
+/// `N/A` and empty cells are days without a rate.
+fn parse_csv(text: &str) -> Result<Vec<FxRate>, RatesError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -88,6 +102,11 @@ pub fn parse_rates(text: &str) -> Result<Vec<FxRate>, RatesError> {
             line,
             reason: format!("{day:?} is not a date (2025-11-21 or 21 November 2025)"),
         })?;
+        let needed = columns.last().map_or(0, |&(index, _)| index + 1);
+        if record.len() < needed {
+            let reason = format!("{} cells where the header has {needed} (cut short?)", record.len());
+            return Err(RatesError::Line { line, reason });
+        }
         for &(index, currency) in &columns {
             let cell = record.get(index).unwrap_or_default();
             if cell.is_empty() || cell.eq_ignore_ascii_case("n/a") {
@@ -101,8 +120,58 @@ pub fn parse_rates(text: &str) -> Result<Vec<FxRate>, RatesError> {
             rates.push(FxRate { currency, per_base, date });
         }
     }
-    if rates.is_empty() {
-        return Err(RatesError::NoRates);
+    Ok(rates)
+}
+
+/// The XML layout: `<Cube time="2025-11-21">` holding `<Cube currency="USD" rate="1.1512"/>`.
+fn parse_xml(text: &str) -> Result<Vec<FxRate>, RatesError> {
+    use quick_xml::events::Event;
+    let line_at = |offset: u64| text.as_bytes().iter().take(offset as usize).filter(|&&b| b == b'\n').count() as u64 + 1;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut rates = Vec::new();
+    let mut day = None;
+    // Elements open: a download cut short ends inside one, and is refused.
+    let mut depth = 0_u32;
+    loop {
+        let event = reader.read_event().map_err(|e| RatesError::Line { line: line_at(reader.error_position()), reason: e.to_string() })?;
+        match &event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        let element = match event {
+            Event::Eof if depth > 0 => {
+                let reason = "the file ends inside an element (cut short?)".to_owned();
+                return Err(RatesError::Line { line: line_at(reader.buffer_position()), reason });
+            }
+            Event::Eof => break,
+            Event::Start(element) | Event::Empty(element) if element.local_name().as_ref() == b"Cube" => element,
+            _ => continue,
+        };
+        let line = line_at(reader.buffer_position());
+        let mut attributes = std::collections::HashMap::new();
+        for attribute in element.attributes() {
+            let attribute = attribute.map_err(|e| RatesError::Line { line, reason: e.to_string() })?;
+            let value = std::str::from_utf8(&attribute.value).unwrap_or_default().trim().to_owned();
+            attributes.insert(attribute.key.local_name().as_ref().to_vec(), value);
+        }
+        let get = |name: &[u8]| attributes.get(name).map(String::as_str);
+        if let Some(time) = get(b"time") {
+            day = Some(parse_day(time).ok_or_else(|| RatesError::Line { line, reason: format!("{time:?} is not a date") })?);
+        }
+        let (Some(code), Some(rate)) = (get(b"currency"), get(b"rate")) else {
+            continue;
+        };
+        let currency = Currency::new(code).map_err(|_| RatesError::Line { line, reason: format!("{code:?} is not a currency code") })?;
+        let date = day.ok_or_else(|| RatesError::Line { line, reason: format!("the {currency} rate has no day") })?;
+        let per_base = rate
+            .parse::<f64>()
+            .ok()
+            .filter(|rate| rate.is_finite() && *rate > 0.0)
+            .ok_or_else(|| RatesError::Line { line, reason: format!("{currency} rate {rate:?} is not a positive number") })?;
+        if currency != Currency::EUR {
+            rates.push(FxRate { currency, per_base, date });
+        }
     }
     Ok(rates)
 }
@@ -174,11 +243,52 @@ mod tests {
         assert_eq!(error, RatesError::Line { line: 3, reason: "USD rate \"-1\" is not a positive number".to_owned() });
         let error = parse_rates("Date,USD\nyesterday,1.1\n").unwrap_err();
         assert!(matches!(error, RatesError::Line { line: 2, .. }), "{error}");
+        let error = parse_rates("Date,USD,GBP\n2025-11-21,1.1\n").unwrap_err();
+        assert_eq!(error, RatesError::Line { line: 2, reason: "2 cells where the header has 3 (cut short?)".to_owned() });
         let error = parse_rates("Day,USD\n2025-11-21,1.1\n").unwrap_err();
         assert!(error.to_string().contains("Date"), "{error}");
         assert_eq!(parse_rates("Date,U$D\n").unwrap_err().to_string(), "line 1: \"U$D\" in the header is not a currency code");
         assert_eq!(parse_rates("").unwrap_err(), RatesError::Empty);
         assert_eq!(parse_rates("Date,USD\n2025-11-21,N/A\n").unwrap_err(), RatesError::NoRates);
+    }
+
+    const DAILY_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01" xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">
+	<gesmes:subject>Reference rates</gesmes:subject>
+	<gesmes:Sender>
+		<gesmes:name>European Central Bank</gesmes:name>
+	</gesmes:Sender>
+	<Cube>
+		<Cube time='2025-11-21'>
+			<Cube currency='USD' rate='1.1512'/>
+			<Cube currency='JPY' rate='181.25'/>
+			<Cube currency='GBP' rate='0.8785'/>
+		</Cube>
+		<Cube time='2025-11-20'>
+			<Cube currency='USD' rate='1.1530'/>
+		</Cube>
+	</Cube>
+</gesmes:Envelope>
+"#;
+
+    #[test]
+    fn the_xml_files_give_each_rate_on_its_day() {
+        let rates = parse_rates(DAILY_XML).unwrap();
+        assert_eq!(rates.len(), 4, "{rates:?}");
+        let usd: Vec<_> = rates.iter().filter(|r| r.currency == Currency::USD).map(|r| (r.date, r.per_base)).collect();
+        assert_eq!(usd, vec![(day(2025, 11, 21), 1.1512), (day(2025, 11, 20), 1.1530)]);
+    }
+
+    #[test]
+    fn a_wrong_xml_rate_names_its_line() {
+        let text = DAILY_XML.replace("rate='181.25'", "rate='lots'");
+        assert_eq!(parse_rates(&text).unwrap_err(), RatesError::Line { line: 10, reason: "JPY rate \"lots\" is not a positive number".to_owned() });
+        let error = parse_rates("<Cube><Cube currency='USD' rate='1.1'/></Cube>").unwrap_err();
+        assert!(error.to_string().contains("no day"), "{error}");
+        let cut = &DAILY_XML[..DAILY_XML.find("<Cube time='2025-11-20'>").unwrap()];
+        let error = parse_rates(cut).unwrap_err();
+        assert!(error.to_string().contains("cut short"), "{error}");
+        assert_eq!(parse_rates("<Cube time='2025-11-21'/>").unwrap_err(), RatesError::NoRates);
     }
 
     #[test]

@@ -167,8 +167,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Fx { command: FxCommand::Import { source } } => {
             // The file is read and checked before any backend is touched.
             let rates = fx::parse_rates(&fx::read_source(&source).await?).with_context(|| format!("reading rates from {source}"))?;
-            let backends = connect(&settings).await?;
-            let imported = fx::import(backends.catalog.as_ref(), &rates).await?;
+            let wait = Duration::from_secs(settings.wait_for_backends_seconds.max(1));
+            let catalog = cratedigger_backends::connect_catalog(&settings.backends.catalog, std::time::Instant::now() + wait).await?;
+            catalog.migrate().await.context("migrating the catalog")?;
+            let imported = fx::import(catalog.as_ref(), &rates).await?;
             println!(
                 "{} rates stored for {} currencies, {} to {}",
                 imported.rates, imported.currencies, imported.first, imported.last

@@ -1077,3 +1077,43 @@ fn the_helpers_read_what_compose_and_urls_say() {
             .into()
     );
 }
+
+/// Every container that runs the cratedigger image, in compose and in every rendering,
+/// asks for a command the binary accepts: a renamed subcommand or flag fails here, not in
+/// a CronJob at night.
+#[test]
+fn every_command_the_deployments_run_is_one_the_binary_accepts() {
+    use clap::Parser;
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    let mut check = |place: String, args: Vec<String>| {
+        checked += 1;
+        let argv = std::iter::once("cratedigger".to_owned()).chain(args.iter().cloned());
+        if let Err(e) = cratedigger::Cli::try_parse_from(argv) {
+            problems.push(format!("{place}: `{}`: {}", args.join(" "), e.kind()));
+        }
+    };
+    for (name, service) in &compose().services {
+        if service["image"].as_str().is_some_and(|image| image.contains("cratedigger")) {
+            check(format!("compose {name}"), strings(&service["command"]));
+        }
+    }
+    if kubectl_available() {
+        for rendering in renderings() {
+            for document in &rendering.documents {
+                let pod = match document["kind"].as_str() {
+                    Some("Deployment" | "Job") => &document["spec"]["template"]["spec"],
+                    Some("CronJob") => &document["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+                    _ => continue,
+                };
+                let containers = ["initContainers", "containers"].into_iter().flat_map(|list| pod[list].as_sequence().into_iter().flatten());
+                for container in containers.filter(|c| c["image"].as_str().is_some_and(|image| image.contains("cratedigger"))) {
+                    let workload = scalar(&document["metadata"]["name"]);
+                    check(format!("{} {workload}/{}", rendering.name, scalar(&container["name"])), strings(&container["args"]));
+                }
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} commands found");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

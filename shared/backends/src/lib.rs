@@ -61,20 +61,7 @@ impl Backends {
                 retrying("redis", deadline, || RedisKeyValue::connect(url, prefix.clone(), Duration::from_secs(5))).await?,
             ),
         };
-        let catalog: Arc<dyn Catalog> = match &settings.catalog {
-            CatalogSettings::Sqlite { path } => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-                }
-                Arc::new(SqliteCatalog::open(path).await.with_context(|| format!("opening the catalog {}", path.display()))?)
-            }
-            CatalogSettings::Postgres { url, schema, max_connections } => {
-                let mut pg = PostgresCatalogSettings::new(url.clone());
-                pg.schema = schema.clone();
-                pg.max_connections = *max_connections;
-                Arc::new(retrying("postgresql", deadline, || PostgresCatalog::connect(pg.clone())).await?)
-            }
-        };
+        let catalog = connect_catalog(&settings.catalog, deadline).await?;
         let results: Arc<dyn ResultsStore> = match &settings.results {
             ResultsSettings::Embedded { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -97,6 +84,25 @@ impl Backends {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         self.catalog.migrate().await.context("migrating the catalog")
     }
+}
+
+/// The catalog alone (for one-off commands that need nothing else), waiting for its server
+/// until `deadline`.
+pub async fn connect_catalog(settings: &CatalogSettings, deadline: Instant) -> anyhow::Result<Arc<dyn Catalog>> {
+    Ok(match settings {
+        CatalogSettings::Sqlite { path } => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            Arc::new(SqliteCatalog::open(path).await.with_context(|| format!("opening the catalog {}", path.display()))?)
+        }
+        CatalogSettings::Postgres { url, schema, max_connections } => {
+            let mut pg = PostgresCatalogSettings::new(url.clone());
+            pg.schema = schema.clone();
+            pg.max_connections = *max_connections;
+            Arc::new(retrying("postgresql", deadline, || PostgresCatalog::connect(pg.clone())).await?)
+        }
+    })
 }
 
 /// The Discogs client with its rate limiter: in memory, or shared through Redis by every
