@@ -138,18 +138,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return probe::probe(url, Duration::from_secs(*timeout)).await;
     }
     let mut settings = load_settings(cli.config.as_deref())?;
-    cratedigger_kit::telemetry::init(settings.telemetry.format);
-    match cli.command {
-        Command::Up(args) => up(&mut settings, args).await,
-        Command::Serve { service } => serve(&settings, service).await,
+    let service_name = match &cli.command {
+        Command::Serve { service } => format!("cratedigger-{}", service.name()),
+        _ => "cratedigger".to_owned(),
+    };
+    let otlp = cratedigger_kit::telemetry::OtlpExport::from_env(&service_name).map_err(anyhow::Error::msg)?;
+    let telemetry = cratedigger_kit::telemetry::init(settings.telemetry.format, otlp);
+    let outcome = execute(cli.command, &mut settings).await;
+    // After the services drained: the last spans leave before the process does.
+    telemetry.flush();
+    outcome
+}
+
+async fn execute(command: Command, settings: &mut AppSettings) -> anyhow::Result<()> {
+    match command {
+        Command::Up(args) => up(settings, args).await,
+        Command::Serve { service } => serve(settings, service).await,
         Command::Train => {
-            let backends = connect(&settings).await?;
+            let backends = connect(settings).await?;
             let trained = train::train(&backends, &settings.trainer, true).await?;
             println!("model {} trained on {} users x {} releases ({} interactions) in {:.1} s", trained.version, trained.users, trained.items, trained.interactions, trained.fit_seconds);
             Ok(())
         }
         Command::Crawl(args) => {
-            let backends = connect(&settings).await?;
+            let backends = connect(settings).await?;
             let users = match (&args.users_file, args.sim_users) {
                 (Some(file), _) => crawl::users_from_file(file)?,
                 (None, Some(n)) => crawl::users_from_simulator(&settings.backends.discogs.api_url, n).await?,
@@ -160,7 +172,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            connect(&settings).await?;
+            connect(settings).await?;
             println!("catalog migrated");
             Ok(())
         }
@@ -177,7 +189,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Pubsub { command: PubsubCommand::Provision } => provision::provision_pubsub(&settings).await.map(drop),
+        Command::Pubsub { command: PubsubCommand::Provision } => provision::provision_pubsub(settings).await.map(drop),
         Command::Probe { .. } => Ok(()),
         Command::Sim(args) => {
             let sim = cratedigger_discogs_sim::Application::build(args.into_settings()).await.context("starting the simulator")?;

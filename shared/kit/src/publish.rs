@@ -35,6 +35,7 @@ impl Publisher {
         if let Some(job) = event.job() {
             message = message.with_attribute(ATTR_JOB_ID, job.id.clone());
         }
+        crate::telemetry::inject_trace_context(&mut message.attributes);
         tracing::debug!(event = E::NAME, topic = E::TOPIC, "publishing");
         self.bus.publish(E::TOPIC, message).await?;
         metrics::counter!("cratedigger_events_published_total", "event" => E::NAME).increment(1);

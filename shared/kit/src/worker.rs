@@ -128,6 +128,8 @@ impl<H: EventHandler> Worker<H> {
             job_id = %job_id,
             attempt = delivery.attempt,
         );
+        // One trace per job across services: the publisher's span is this one's parent.
+        crate::telemetry::continue_trace(&span, &delivery.attributes);
         let started = Instant::now();
         let outcome = self.process_in_span(delivery, abandon).instrument(span).await;
         let outcome_name = match outcome {
