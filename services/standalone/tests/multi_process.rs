@@ -203,8 +203,9 @@ async fn a_recommendations_job_runs_with_one_process_per_service() {
     sim.clear_faults().await;
     let port = free_port();
     let replacement = Process::spawn("scraper-2", &["serve", "scraper"], &with(&env, &[("APP_HEALTH__PORT", port.to_string())]), logs);
-    // The nacked chunk comes back to the replacement at the latest when its ack deadline
-    // (30 s) passes; a loaded machine adds the replacement's start and the backoff.
+    // The old scraper stopped pulling before it nacked, so the chunk goes to the
+    // replacement as soon as it subscribes (the bus suite shows the prompt handoff); the
+    // bound leaves room for a loaded machine.
     let finished = tokio::time::timeout(Duration::from_secs(120), api.wait(&job, Duration::from_secs(120))).await;
     let Ok((status, _)) = finished else {
         panic!("status {:?}\nreplacement:\n{}\nold scraper:\n{}", api.status(&job).await, replacement.output(), processes.iter().find(|p| p.name == "scraper").unwrap().output().lines().rev().take(15).collect::<Vec<_>>().join("\n"));

@@ -175,6 +175,12 @@ pub trait Subscription: Send {
     /// has been closed.
     async fn next(&mut self) -> Result<Option<Delivery>, BusError>;
 
+    /// Stops taking deliveries: the bus sends this subscriber no more, while those already
+    /// handed out can still be acked and nacked. Call it first on shutdown, so that what
+    /// is nacked while draining goes to another subscriber at once rather than back to
+    /// this one. `next` returns `Ok(None)` afterwards.
+    async fn stop(&mut self) {}
+
     /// Stops the subscription and waits until every ack and nack already sent has
     /// reached the bus (an adapter may send them in the background): call it before the
     /// process exits, or settled deliveries may come back later. Deliveries received but

@@ -20,6 +20,7 @@ macro_rules! behaviours {
             nack_redelivers_with_the_next_attempt,
             leases_last_while_held_and_end_when_let_go,
             a_lease_ends_at_max_lease,
+            a_stopped_subscriber_settles_what_it_holds_and_its_nacks_go_elsewhere,
             used_up_attempts_go_to_the_dead_letter_topic,
             ensure_is_idempotent,
             publishing_to_a_missing_topic_is_reported,

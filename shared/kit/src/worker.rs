@@ -267,21 +267,20 @@ impl<H: EventHandler> Worker<H> {
             }
             while tasks.try_join_next().is_some() {}
         }
-        // Stop pulling, but keep the subscription open while in-flight deliveries finish:
-        // on Pub/Sub an ack sent after the stream closed is lost and the message would
-        // wait out its ack deadline.
+        // Take no more deliveries, first: what is nacked from here on goes to another
+        // worker at once instead of back to this one. The deliveries in flight can still
+        // be acked and nacked.
+        subscription.stop().await;
         let drained = tokio::time::timeout(this.settings.drain_timeout, async {
             while tasks.join_next().await.is_some() {}
         })
         .await;
-        // Closing hands back everything still unsettled (Pub/Sub nacks its leases). For
-        // what did not finish in time, close first and nack after: a nack on an open
-        // Pub/Sub stream may be redelivered straight back to this closing worker and lost.
-        subscription.close().await;
         if drained.is_err() {
             abandon.cancel();
             while tasks.join_next().await.is_some() {}
         }
+        // Every delivery is settled: wait until the bus has them all.
+        subscription.close().await;
         tracing::info!(subscription = %this.spec.name, "worker stopped");
         Ok(())
     }

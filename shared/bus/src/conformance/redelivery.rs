@@ -1,6 +1,5 @@
 //! At least once: nacked and unsettled deliveries come back, and give up into dead letters.
 
-
 use tokio::time::Instant;
 
 use super::{Case, ack, expect_nothing, receive, text};
@@ -82,6 +81,50 @@ pub async fn leases_last_while_held_and_end_when_let_go(case: Case) {
     .await;
     ack(held.expect("the held message")).await;
     expect_nothing(subscription.as_mut(), case.pace.quiet, "everything was acked").await;
+}
+
+/// A subscriber that stops (a worker shutting down) takes nothing more, yet still
+/// settles what it holds: its ack stands, and its nack reaches another subscriber
+/// promptly, not after the ack deadline.
+pub async fn a_stopped_subscriber_settles_what_it_holds_and_its_nacks_go_elsewhere(case: Case) {
+    let topic = case.name("handoff");
+    let spec = case.spec(&case.name("handoff-worker"), &topic);
+    let mut stopping = case.open(&spec).await;
+    for data in ["finished", "abandoned"] {
+        case.publish(&topic, data).await;
+    }
+    let (mut finished, mut abandoned) = (None, None);
+    for _ in 0..2 {
+        let delivery = receive(stopping.as_mut(), case.pace.patience, "the two messages").await;
+        match text(&delivery).as_str() {
+            "finished" => finished = Some(delivery),
+            _ => abandoned = Some(delivery),
+        }
+    }
+    stopping.stop().await;
+    assert!(
+        matches!(stopping.next().await, Ok(None)),
+        "a stopped subscriber hands out nothing more"
+    );
+    let mut other = case.open(&spec).await;
+    ack(finished.expect("the finished message")).await;
+    abandoned.expect("the abandoned message").nack().await.unwrap();
+
+    let again = receive(
+        other.as_mut(),
+        case.pace.ack_deadline / 2,
+        "the abandoned message at the other subscriber",
+    )
+    .await;
+    assert_eq!((text(&again).as_str(), again.attempt), ("abandoned", 2));
+    ack(again).await;
+    stopping.close().await;
+    expect_nothing(
+        other.as_mut(),
+        case.pace.ack_deadline + case.pace.ack_deadline / 2,
+        "the message acked after stopping must not come back",
+    )
+    .await;
 }
 
 /// A delivery held past `max_lease` (a handler stuck for good) is delivered again.

@@ -14,11 +14,16 @@ pub(super) struct MemorySubscription {
     pub(super) shared: Arc<Shared>,
     pub(super) name: String,
     pub(super) wakeup: Arc<Notify>,
+    /// Set by `stop`: nothing more is handed out.
+    pub(super) stopped: bool,
 }
 
 #[async_trait]
 impl Subscription for MemorySubscription {
     async fn next(&mut self) -> Result<Option<Delivery>, BusError> {
+        if self.stopped {
+            return Ok(None);
+        }
         // A ready message returns without awaiting anything; spending tokio's cooperative
         // budget keeps a busy consumer from starving the other tasks of its thread.
         tokio::task::coop::consume_budget().await;
@@ -38,6 +43,10 @@ impl Subscription for MemorySubscription {
                 Err(None) => notified.await,
             }
         }
+    }
+
+    async fn stop(&mut self) {
+        self.stopped = true;
     }
 }
 

@@ -155,6 +155,7 @@ impl EventBus for MemoryBus {
             shared: Arc::clone(&self.shared),
             name: spec.name.clone(),
             wakeup,
+            stopped: false,
         }))
     }
 }

@@ -186,7 +186,9 @@ impl EventBus for PubSubBus {
             .set_max_lease(spec.effective_max_lease())
             .set_max_lease_extension(deadline)
             .set_max_outstanding_messages(self.settings.max_outstanding_messages)
-            .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
+            // On shutdown, deliveries already handed out stay leased and can still be
+            // settled (a draining worker acks what it finishes, nacks what it abandons).
+            .set_shutdown_behavior(ShutdownBehavior::WaitForProcessing)
             .build();
         Ok(Box::new(PubSubSubscription {
             stream,

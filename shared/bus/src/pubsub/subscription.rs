@@ -3,7 +3,8 @@
 //! The Google client renews the lease of every message the application still holds, up
 //! to the subscription's `max_lease`, which is the port's lease promise. A delivery dropped
 //! unsettled is nacked by the client at once; one whose process died comes back after the
-//! ack deadline.
+//! ack deadline. On shutdown the streaming pull ends first ([`Subscription::stop`]), and
+//! the deliveries still held are settled after it, so a nack reaches another subscriber.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -40,10 +41,28 @@ impl Subscription for PubSubSubscription {
         }
     }
 
+    /// Signals the client's shutdown, which (waiting for processing) keeps leasing and
+    /// settling the deliveries already handed out, and ends the streaming pull at once, so
+    /// Pub/Sub redelivers what is nacked from now on to other subscribers.
+    async fn stop(&mut self) {
+        let token = self.stream.shutdown_token();
+        // `shutdown` signals on its first poll, then waits for the flush: only signal here.
+        tokio::select! {
+            biased;
+            () = token.shutdown() => {}
+            () = std::future::ready(()) => {}
+        }
+        // Seeing the signal, the stream drops the streaming pull and yields nothing more.
+        while let Some(Ok((_, handler))) = self.stream.next().await {
+            handler.nack();
+        }
+    }
+
     /// The client sends acks and nacks from a background task; its shutdown flushes
-    /// them (and nacks what was prefetched), so a process that exits right after loses
-    /// nothing.
-    async fn close(self: Box<Self>) {
+    /// them (and nacks what was prefetched but never handed out), so a process that exits
+    /// right after loses nothing.
+    async fn close(mut self: Box<Self>) {
+        self.stop().await;
         let flushed = tokio::time::timeout(CLOSE_TIME_LIMIT, self.stream.shutdown_token().shutdown()).await;
         if flushed.is_err() {
             tracing::warn!(subscription = %self.name, "pub/sub did not confirm pending acks before the time limit");
