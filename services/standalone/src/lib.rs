@@ -323,10 +323,7 @@ pub async fn up(settings: &mut AppSettings, args: UpArgs) -> anyhow::Result<()> 
     }
     let backends = connect(settings).await?;
     let health = Health::new("cratedigger");
-    let mut tasks: Vec<Box<dyn Runnable>> = Vec::new();
-    for service in Service::ALL {
-        tasks.extend(services::tasks(service, &backends, settings, &health));
-    }
+    let mut tasks = services::all_tasks(&backends, settings, &health);
     let subscriptions = tasks.iter().filter_map(|task| task.subscription()).collect();
     ensure_subscriptions(&backends, subscriptions, Duration::from_secs(settings.wait_for_backends_seconds)).await?;
     tasks.extend(background);

@@ -64,6 +64,36 @@ impl Service {
 /// The long-lived tasks of `service`. The gateway serves `health`'s endpoints on its own
 /// port; the caller serves them for the others.
 pub fn tasks(service: Service, backends: &Backends, settings: &AppSettings, health: &Health) -> Vec<Box<dyn Runnable>> {
+    tasks_with(service, backends, settings, health, None)
+}
+
+/// The tasks of every service, in one process. The gateway then answers similar releases
+/// from the recommender service's own model, which ModelTrained keeps current, instead of
+/// from a copy of its own refreshed on a timer.
+pub fn all_tasks(backends: &Backends, settings: &AppSettings, health: &Health) -> Vec<Box<dyn Runnable>> {
+    let recommender = recommender(backends, settings);
+    Service::ALL.into_iter().flat_map(|service| tasks_with(service, backends, settings, health, Some(&recommender))).collect()
+}
+
+fn recommender(backends: &Backends, settings: &AppSettings) -> Arc<Recommender> {
+    Recommender::new(
+        backends.catalog.clone(),
+        backends.results.clone(),
+        backends.blobs.clone(),
+        backends.bus.clone(),
+        settings.recommender.clone(),
+    )
+}
+
+/// `service`'s tasks; `shared` is the recommender of this process's recommender service,
+/// when it runs here.
+fn tasks_with(
+    service: Service,
+    backends: &Backends,
+    settings: &AppSettings,
+    health: &Health,
+    shared: Option<&Arc<Recommender>>,
+) -> Vec<Box<dyn Runnable>> {
     let worker = settings.workers.worker_settings();
     match service {
         Service::Gateway => {
@@ -71,9 +101,10 @@ pub fn tasks(service: Service, backends: &Backends, settings: &AppSettings, heal
                 .with_discogs(backends.discogs.clone());
             let mut tasks: Vec<Box<dyn Runnable>> = Vec::new();
             // Similar releases come from the recommender: over gRPC when its address is
-            // configured; else through the recommender's own gRPC service in this process,
-            // over a model this process keeps fresh itself (`up` picks the recommender's
-            // gRPC port at random, so there is no address to give).
+            // configured; else through the recommender's gRPC service called in this
+            // process (`up` picks the recommender's gRPC port at random, so there is no
+            // address to give), over the recommender service's model when it runs here
+            // too, or else over a copy this process refreshes on a timer.
             let gateway = match &settings.gateway.recommender_url {
                 Some(url) => match cratedigger_gateway::RecommenderSimilarReleases::connect_lazy(url) {
                     Ok(client) => gateway.with_similar(Arc::new(client)),
@@ -83,25 +114,14 @@ pub fn tasks(service: Service, backends: &Backends, settings: &AppSettings, heal
                     }
                 },
                 None => {
-                    let recommender = Recommender::new(
-                        backends.catalog.clone(),
-                        backends.results.clone(),
-                        backends.blobs.clone(),
-                        backends.bus.clone(),
-                        settings.recommender.clone(),
-                    );
-                    let (model, every) = (recommender.clone(), std::time::Duration::from_secs(settings.recommender.refresh_seconds.max(1)));
-                    tasks.push(Task::new("gateway.model-refresh", move |shutdown: Shutdown| async move {
-                        loop {
-                            if let Err(e) = model.refresh().await {
-                                tracing::warn!(error = format!("{e:#}"), "could not refresh the model for similar releases");
-                            }
-                            tokio::select! {
-                                () = tokio::time::sleep(every) => {}
-                                () = shutdown.wait() => return Ok(()),
-                            }
+                    let recommender = match shared {
+                        Some(shared) => shared.clone(),
+                        None => {
+                            let recommender = recommender(backends, settings);
+                            tasks.push(model_refresh(recommender.clone(), settings.recommender.refresh_seconds));
+                            recommender
                         }
-                    }));
+                    };
                     let service = cratedigger_proto::recommender::recommender_server::RecommenderServer::new(
                         cratedigger_recommender::RecommenderGrpc(recommender),
                     );
@@ -132,13 +152,7 @@ pub fn tasks(service: Service, backends: &Backends, settings: &AppSettings, heal
         }
         Service::Tracker => Tracker::new(backends.kv.clone(), backends.bus.clone()).workers(&worker),
         Service::Recommender => {
-            let recommender = Recommender::new(
-                backends.catalog.clone(),
-                backends.results.clone(),
-                backends.blobs.clone(),
-                backends.bus.clone(),
-                settings.recommender.clone(),
-            );
+            let recommender = shared.cloned().unwrap_or_else(|| recommender(backends, settings));
             let mut tasks = recommender.workers(&worker);
             let grpc = settings.grpc.clone();
             tasks.push(Task::new("recommender.grpc", move |shutdown: Shutdown| async move {
@@ -183,4 +197,20 @@ pub async fn provision(bus: &Arc<dyn EventBus>, tasks: &[Box<dyn Runnable>]) -> 
         bus.ensure_subscription(&spec).await?;
     }
     Ok(())
+}
+
+/// Reloads `recommender`'s model every `seconds` (for a copy no ModelTrained reaches).
+fn model_refresh(recommender: Arc<Recommender>, seconds: u64) -> Box<dyn Runnable> {
+    let every = std::time::Duration::from_secs(seconds.max(1));
+    Task::new("gateway.model-refresh", move |shutdown: Shutdown| async move {
+        loop {
+            if let Err(e) = recommender.refresh().await {
+                tracing::warn!(error = format!("{e:#}"), "could not refresh the model for similar releases");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = shutdown.wait() => return Ok(()),
+            }
+        }
+    })
 }

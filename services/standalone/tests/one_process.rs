@@ -96,7 +96,41 @@ async fn a_recommendations_job_runs_end_to_end_in_one_process() {
     // One newest-first look at each list, and no page of either list.
     assert!(by["wants"].as_u64().unwrap() <= 1 && by["collection"].as_u64().unwrap() <= 1, "{stats}");
     assert_eq!(stats["total"].as_u64().unwrap(), 1 + by["wants"].as_u64().unwrap() + by["collection"].as_u64().unwrap());
+
+    // Similar releases come from the model the recommender holds: a newly trained one is
+    // answered as soon as ModelTrained is handled, long before any refresh timer (60 s).
+    similar_releases_follow_a_retrained_model(&mesh, &api).await;
     mesh.stop().await;
+}
+
+/// Asks for releases similar to a recommended one, retrains, and waits for the answer to
+/// come from the new model.
+async fn similar_releases_follow_a_retrained_model(mesh: &Mesh, api: &Api) {
+    let stored = mesh.backends.results.get(Collection::Recommendations, "digger0500").await.unwrap().expect("stored");
+    let set: RecommendationSet = serde_json::from_value(stored).unwrap();
+    let release = set.releases[0].release_id.0;
+    let similar = |api: &Api| {
+        let url = format!("{}/api/v1/releases/{release}/similar?limit=5", api.base);
+        let http = api.http.clone();
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let before = similar(api).await;
+    assert_eq!(before["releases"].as_array().map(Vec::len), Some(5), "{before}");
+    let retrained = train(&mesh.backends, &mesh.settings.trainer, false).await.unwrap();
+    assert_ne!(before["model_version"].as_str(), Some(retrained.version.as_str()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = similar(api).await;
+        if now["model_version"].as_str() == Some(retrained.version.as_str()) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still answering from {} after retraining", now["model_version"]);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

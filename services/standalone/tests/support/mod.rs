@@ -12,13 +12,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cratedigger::settings::AppSettings;
-use cratedigger::{Service, services};
+use cratedigger::services;
 use cratedigger_backends::Backends;
 use cratedigger_bus::{BusError, EventBus, OutgoingMessage, Subscription, SubscriptionSpec};
 use cratedigger_discogs_sim::{Application, SimSettings};
 use cratedigger_domain::JobId;
-use cratedigger_gateway::Gateway;
-use cratedigger_kit::{Health, Runnable, Shutdown, Task, run_all};
+use cratedigger_kit::{Health, Shutdown, run_all};
 use cratedigger_status::{JobStatus, StatusBoard};
 use rand::Rng;
 use serde_json::{Value, json};
@@ -127,25 +126,20 @@ pub struct Mesh {
 }
 
 impl Mesh {
-    pub async fn start(settings: AppSettings, wrap: impl FnOnce(Arc<dyn EventBus>) -> Arc<dyn EventBus>) -> Self {
+    /// Every service in one process as `cratedigger up` runs them, the gateway included.
+    pub async fn start(mut settings: AppSettings, wrap: impl FnOnce(Arc<dyn EventBus>) -> Arc<dyn EventBus>) -> Self {
         let mut backends = Backends::connect(&settings.backends, Duration::from_secs(30)).await.unwrap();
         backends.migrate().await.unwrap();
         backends.bus = wrap(backends.bus.clone());
+        settings.gateway.host = "127.0.0.1".to_owned();
+        settings.gateway.port = free_port();
+        let gateway = format!("http://127.0.0.1:{}", settings.gateway.port);
         let health = Health::new("test");
-        let mut tasks: Vec<Box<dyn Runnable>> = Vec::new();
-        for service in Service::ALL.into_iter().filter(|s| *s != Service::Gateway) {
-            tasks.extend(services::tasks(service, &backends, &settings, &health));
-        }
+        let tasks = services::all_tasks(&backends, &settings, &health);
         services::provision(&backends.bus, &tasks).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gateway = format!("http://{}", listener.local_addr().unwrap());
-        let api = Gateway::new(backends.kv.clone(), backends.bus.clone(), backends.results.clone(), settings.gateway.clone());
-        let gateway_health = health.clone();
-        tasks.push(Task::new("gateway.http", move |shutdown: Shutdown| async move {
-            api.serve(listener, gateway_health, shutdown).await
-        }));
         let shutdown = Shutdown::new();
         let running = tokio::spawn(run_all(tasks, shutdown.clone()));
+        wait_ready(&format!("{gateway}/readyz"), Duration::from_secs(30), &[]).await;
         Self { backends, settings, gateway, http: reqwest::Client::new(), shutdown, running }
     }
 
