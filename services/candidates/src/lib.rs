@@ -186,7 +186,7 @@ impl Candidates {
     /// the same bytes, and choosing again could give another answer for the same job.
     async fn unreadable(&self, job: &events::Job, error: &RecordError) -> Result<(), HandleError> {
         tracing::warn!(%error, "stored candidates unreadable");
-        let message = format!("{error}; run the job again");
+        let message = "the job's stored candidates cannot be read; run the job again";
         let failed = job::failed(job, Stage::Candidates, "candidates_unreadable", message, true);
         self.publisher.publish(&failed).await.map_err(HandleError::retry)
     }

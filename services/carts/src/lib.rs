@@ -129,7 +129,7 @@ impl CartsStage {
             Err(RecordError::Store(e)) => return Err(HandleError::retry(e)),
             Err(unreadable) => {
                 tracing::warn!(error = %unreadable, "stored candidates unreadable");
-                let message = format!("{unreadable}; run the job again");
+                let message = "the job's stored candidates cannot be read; run the job again";
                 let failed = job::failed(&job, Stage::Carts, "candidates_unreadable", message, true);
                 return self.publisher.publish(&failed).await.map_err(HandleError::retry);
             }

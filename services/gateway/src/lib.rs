@@ -40,7 +40,7 @@ use cratedigger_kv::KeyValue;
 use cratedigger_results::ResultsStore;
 use cratedigger_status::StatusBoard;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 
 pub use access::{ApiKeys, Caller, Sessions};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
@@ -153,7 +153,9 @@ impl Gateway {
         if let Some(limiter) = self.limiter.clone() {
             app = app.layer(from_fn_with_state(limiter, ratelimit::limit));
         }
-        app.merge(health.router()).layer(TraceLayer::new_for_http())
+        app.merge(health.router())
+            // An info span per request: the root of the trace of the job it creates.
+            .layer(TraceLayer::new_for_http().make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO)))
     }
 
     /// Serves on `listener` until `shutdown` fires.

@@ -130,7 +130,15 @@ impl Recommender {
         exclude: &[ReleaseId],
     ) -> Result<RecommendationSet, RecommendError> {
         let limit = if limit == 0 { self.settings.default_limit } else { limit.min(self.settings.max_limit) } as usize;
-        let loaded = self.slot.get().ok_or(RecommendError::NoModel)?;
+        // A model trained a moment ago may not be loaded yet (its ModelTrained still on the
+        // way): look once before saying there is none.
+        let loaded = match self.slot.get() {
+            Some(loaded) => loaded,
+            None => {
+                self.refresh().await.map_err(RecommendError::Unavailable)?;
+                self.slot.get().ok_or(RecommendError::NoModel)?
+            }
+        };
         let interactions = self.catalog.interactions(username).await.map_err(|e| RecommendError::Unavailable(e.into()))?;
         let weights = Weights { want: self.settings.want_weight, have: self.settings.have_weight };
         let (ranking_model, owned, exclude) = (loaded.clone(), interactions.clone(), exclude.to_vec());

@@ -102,7 +102,9 @@ fn parse_csv(text: &str) -> Result<Vec<FxRate>, RatesError> {
             line,
             reason: format!("{day:?} is not a date (2025-11-21 or 21 November 2025)"),
         })?;
-        let needed = columns.last().map_or(0, |&(index, _)| index + 1);
+        // As many cells as the header (with the ECB's trailing empty one): a row cut short,
+        // even inside its last rate, has fewer.
+        let needed = header.len();
         if record.len() < needed {
             let reason = format!("{} cells where the header has {needed} (cut short?)", record.len());
             return Err(RatesError::Line { line, reason });
@@ -183,9 +185,11 @@ fn parse_day(day: &str) -> Option<NaiveDate> {
 /// The text of `source`: `-` for standard input, an http(s) URL, or a file path.
 pub async fn read_source(source: &str) -> anyhow::Result<String> {
     if source == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading rates from standard input")?;
-        return Ok(text);
+        let read = tokio::task::spawn_blocking(|| {
+            let mut text = String::new();
+            std::io::stdin().take(MAX_SIZE).read_to_string(&mut text).map(|_| text)
+        });
+        return read.await?.context("reading rates from standard input");
     }
     if source.starts_with("http://") || source.starts_with("https://") {
         let client = reqwest::Client::builder()
@@ -193,11 +197,21 @@ pub async fn read_source(source: &str) -> anyhow::Result<String> {
             .user_agent(concat!("cratedigger/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let response = client.get(source).send().await.with_context(|| format!("fetching {source}"))?;
-        let response = response.error_for_status().with_context(|| format!("fetching {source}"))?;
-        return response.text().await.with_context(|| format!("reading {source}"));
+        let mut response = response.error_for_status().with_context(|| format!("fetching {source}"))?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.with_context(|| format!("reading {source}"))? {
+            body.extend_from_slice(&chunk);
+            anyhow::ensure!(body.len() as u64 <= MAX_SIZE, "{source} is larger than {MAX_SIZE} bytes: not a rates file");
+        }
+        return String::from_utf8(body).with_context(|| format!("{source} is not UTF-8 text"));
     }
+    let size = std::fs::metadata(source).with_context(|| format!("reading {source}"))?.len();
+    anyhow::ensure!(size <= MAX_SIZE, "{source} is larger than {MAX_SIZE} bytes: not a rates file");
     std::fs::read_to_string(source).with_context(|| format!("reading {source}"))
 }
+
+/// The largest rates file read (the ECB's whole history since 1999 is about 7 MB as XML).
+const MAX_SIZE: u64 = 64 << 20;
 
 /// Stores every rate (a rate already stored for the same currency and day is replaced, so
 /// importing a file twice changes nothing).
@@ -245,6 +259,9 @@ mod tests {
         assert!(matches!(error, RatesError::Line { line: 2, .. }), "{error}");
         let error = parse_rates("Date,USD,GBP\n2025-11-21,1.1\n").unwrap_err();
         assert_eq!(error, RatesError::Line { line: 2, reason: "2 cells where the header has 3 (cut short?)".to_owned() });
+        // The ECB ends every line with a comma: a last rate cut short lacks it.
+        let error = parse_rates("Date, USD, GBP, \n21 November 2025, 1.1512, 0.87").unwrap_err();
+        assert_eq!(error, RatesError::Line { line: 2, reason: "3 cells where the header has 4 (cut short?)".to_owned() });
         let error = parse_rates("Day,USD\n2025-11-21,1.1\n").unwrap_err();
         assert!(error.to_string().contains("Date"), "{error}");
         assert_eq!(parse_rates("Date,U$D\n").unwrap_err().to_string(), "line 1: \"U$D\" in the header is not a currency code");

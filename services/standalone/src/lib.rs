@@ -76,9 +76,10 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum FxCommand {
-    /// Store euro reference rates, in the European Central Bank's CSV layout (the daily
-    /// `eurofxref.csv` or the history `eurofxref-hist.csv`), from a file, `-` (standard
-    /// input) or an http(s) URL.
+    /// Store euro reference rates in the European Central Bank's layouts (CSV:
+    /// `eurofxref.csv`, `eurofxref-hist.csv`; XML: `eurofxref-daily.xml`,
+    /// `eurofxref-hist-90d.xml`, `eurofxref-hist.xml`), from a file, `-` (standard input) or
+    /// an http(s) URL.
     Import { source: String },
 }
 
@@ -143,7 +144,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => "cratedigger".to_owned(),
     };
     let otlp = cratedigger_kit::telemetry::OtlpExport::from_env(&service_name).map_err(anyhow::Error::msg)?;
-    let telemetry = cratedigger_kit::telemetry::init(settings.telemetry.format, otlp);
+    let telemetry = cratedigger_kit::telemetry::init(settings.telemetry.format, otlp).map_err(anyhow::Error::msg)?;
     let outcome = execute(cli.command, &mut settings).await;
     // After the services drained: the last spans leave before the process does.
     telemetry.flush();

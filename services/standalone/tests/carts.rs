@@ -207,11 +207,12 @@ async fn a_blocked_marketplace_page_makes_the_job_partial_and_the_next_job_fetch
         assert!(cart.lines.iter().all(|l| l.release.0 != blocked_id), "{cart:?}");
     }
 
-    // Unblocked, the next job (other criteria, so not the same request again) reads only
-    // the pages the first could not.
+    // Unblocked, the same request again is a new job (a partial one is not handed out
+    // again), and it reads only the pages the first could not.
     sim.clear_faults().await;
     sim.reset_stats().await;
-    let (_, again, _) = run_job(&mesh, user, 4).await;
+    let (retried, again, _) = run_job(&mesh, user, 3).await;
+    assert_ne!(retried, job, "the partial job was handed out again");
     assert_eq!(sell_release_pages(&sim.stats().await), u64::from(failed));
     assert_eq!((again.market.fetched, again.market.cached, again.market.failed), (failed, WANTS as u32 - failed, 0));
     mesh.stop().await;

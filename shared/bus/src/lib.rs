@@ -178,7 +178,8 @@ pub trait Subscription: Send {
     /// Stops taking deliveries: the bus sends this subscriber no more, while those already
     /// handed out can still be acked and nacked. Call it first on shutdown, so that what
     /// is nacked while draining goes to another subscriber at once rather than back to
-    /// this one. `next` returns `Ok(None)` afterwards.
+    /// this one. `next` returns `Ok(None)` afterwards. (The default does nothing: an
+    /// adapter without it hands work back at `close`.)
     async fn stop(&mut self) {}
 
     /// Stops the subscription and waits until every ack and nack already sent has

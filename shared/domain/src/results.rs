@@ -157,8 +157,10 @@ pub struct CandidateRelease {
     pub origin: CandidateOrigin,
 }
 
-/// The candidates a carts job selected (kept while the job runs).
+/// The candidates a carts job selected (kept while the job runs). Fields missing from a
+/// stored set (written by an earlier version) read as their defaults.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CandidateSet {
     pub releases: Vec<CandidateRelease>,
     pub from_wantlist: u32,

@@ -60,11 +60,12 @@ impl OtlpExport {
             Some("none") => return Ok(None),
             Some(other) => return Err(format!("OTEL_TRACES_EXPORTER={other}: only `otlp` and `none` are supported")),
         }
-        let protocol = get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| get("OTEL_EXPORTER_OTLP_PROTOCOL"));
-        if let Some(protocol) = protocol.filter(|p| *p != "http/protobuf") {
-            return Err(format!(
-                "OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: spans are exported as http/protobuf only (the collector's port 4318)"
-            ));
+        // The traces setting, when given, overrides the general one.
+        let protocol = ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"]
+            .into_iter()
+            .find_map(|variable| get(variable).map(|protocol| (variable, protocol)));
+        if let Some((variable, protocol)) = protocol.filter(|(_, p)| *p != "http/protobuf") {
+            return Err(format!("{variable}={protocol}: spans are exported as http/protobuf only (the collector's port 4318)"));
         }
         if get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_none() && get("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
             return Ok(None);
@@ -107,34 +108,55 @@ fn filter() -> EnvFilter {
 }
 
 /// Installs the global subscriber once (later calls install nothing and export nothing;
-/// tests call it freely), exporting spans when `otlp` says where.
-pub fn init(format: LogFormat, otlp: Option<OtlpExport>) -> Telemetry {
+/// tests call it freely), exporting spans when `otlp` says where. An exporter that cannot
+/// be built (a malformed collector address) is an error naming the variables.
+pub fn init(format: LogFormat, otlp: Option<OtlpExport>) -> Result<Telemetry, String> {
+    let provider = otlp.map(|otlp| tracer_provider(&otlp)).transpose().map_err(|e| {
+        format!(
+            "OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: no span exporter: {}",
+            without_credentials(&e.to_string())
+        )
+    })?;
     let logs = tracing_subscriber::fmt::layer().with_target(false);
     let logs = match format {
         LogFormat::Json => logs.json().flatten_event(true).with_current_span(true).with_filter(filter()).boxed(),
         LogFormat::Pretty => logs.compact().with_filter(filter()).boxed(),
     };
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![logs];
-    let provider = match otlp.map(|otlp| tracer_provider(&otlp)).transpose() {
-        Ok(provider) => provider,
-        Err(e) => {
-            eprintln!("spans will not be exported: {e}");
-            None
-        }
-    };
     if let Some(provider) = &provider {
         let tracer = provider.tracer("cratedigger");
         layers.push(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(filter()).boxed());
     }
     if tracing_subscriber::registry().with(layers).try_init().is_err() {
         // Someone installed a subscriber first: spans would never reach this provider.
-        return Telemetry::default();
+        return Ok(Telemetry::default());
     }
     if let Some(provider) = &provider {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         opentelemetry::global::set_tracer_provider(provider.clone());
     }
-    Telemetry { provider }
+    Ok(Telemetry { provider })
+}
+
+/// `text` with the user and password of any URL in it masked (a collector address may
+/// carry credentials).
+fn without_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let authority_end = tail.find(|c: char| c == '/' || c.is_whitespace() || c == '"').unwrap_or(tail.len());
+        match tail[..authority_end].rfind('@') {
+            Some(userinfo) => {
+                out.push_str("***");
+                rest = &tail[userinfo..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn tracer_provider(otlp: &OtlpExport) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
@@ -144,7 +166,10 @@ fn tracer_provider(otlp: &OtlpExport) -> Result<SdkTracerProvider, opentelemetry
     }
     let exporter = exporter.build()?;
     let mut resource = Resource::builder();
-    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+    let named = |variable: &str, holds: fn(&str) -> bool| std::env::var(variable).is_ok_and(|v| holds(&v));
+    let service_named = named("OTEL_SERVICE_NAME", |v| !v.trim().is_empty())
+        || named("OTEL_RESOURCE_ATTRIBUTES", |v| v.split(',').any(|pair| pair.trim_start().starts_with("service.name=")));
+    if !service_named {
         resource = resource.with_service_name(otlp.service_name.clone());
     }
     Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource.build()).build())
@@ -217,10 +242,28 @@ mod tests {
     }
 
     #[test]
+    fn credentials_in_addresses_are_masked() {
+        assert_eq!(
+            without_credentials("invalid uri \"http://user:secret@collector:4318/v1/traces\" and https://h/x"),
+            "invalid uri \"http://***@collector:4318/v1/traces\" and https://h/x"
+        );
+        assert_eq!(without_credentials("no address"), "no address");
+    }
+
+    #[test]
     fn what_cannot_be_honoured_is_named() {
         let grpc = variables(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
         let error = OtlpExport::from_variables(&grpc, "market").unwrap_err();
         assert!(error.contains("OTEL_EXPORTER_OTLP_PROTOCOL=grpc"), "{error}");
+        let traces_grpc = variables(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"), ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")]);
+        let error = OtlpExport::from_variables(&traces_grpc, "market").unwrap_err();
+        assert!(error.starts_with("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc"), "{error}");
+        let overridden = variables(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+        ]);
+        assert!(OtlpExport::from_variables(&overridden, "market").unwrap().is_some());
         let zipkin = variables(&[("OTEL_TRACES_EXPORTER", "zipkin")]);
         assert!(OtlpExport::from_variables(&zipkin, "market").unwrap_err().contains("OTEL_TRACES_EXPORTER"));
     }

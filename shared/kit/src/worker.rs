@@ -277,7 +277,17 @@ impl<H: EventHandler> Worker<H> {
         .await;
         if drained.is_err() {
             abandon.cancel();
-            while tasks.join_next().await.is_some() {}
+            // Cancelling reaches the handlers; a task stuck past them (giving up, dead
+            // lettering) is aborted after a moment, and its dropped delivery is nacked.
+            let settled = tokio::time::timeout(ABANDON_TIMEOUT, async {
+                while tasks.join_next().await.is_some() {}
+            })
+            .await;
+            if settled.is_err() {
+                tracing::warn!(subscription = %this.spec.name, left = tasks.len(), "aborting deliveries that did not settle");
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+            }
         }
         // Every delivery is settled: wait until the bus has them all.
         subscription.close().await;
@@ -285,6 +295,9 @@ impl<H: EventHandler> Worker<H> {
         Ok(())
     }
 }
+
+/// How long abandoned deliveries may take to be nacked before their tasks are aborted.
+const ABANDON_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn settle(result: Result<(), BusError>) {
     if let Err(e) = result {

@@ -70,7 +70,7 @@ async fn spans_reach_the_collector_as_one_trace_across_an_event() {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let export = OtlpExport { service_name: "cratedigger-test".to_owned(), endpoint: Some(format!("http://{address}/v1/traces")) };
-    let telemetry = init(LogFormat::Pretty, Some(export));
+    let telemetry = init(LogFormat::Pretty, Some(export)).unwrap();
     assert!(telemetry.exporting());
 
     let bus = MemoryBus::new();

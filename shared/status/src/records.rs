@@ -53,6 +53,9 @@ pub enum RecordError {
     /// altered): retrying reads the same bytes.
     #[error("the record at {key} cannot be read: {reason}")]
     Undecodable { key: String, reason: String },
+    /// The record could not be turned into what the store holds.
+    #[error("the record for {key} cannot be written: {reason}")]
+    Unwritable { key: String, reason: String },
 }
 
 /// A carts job's candidates, kept for the job's lifetime (written by the candidates stage,
@@ -77,7 +80,7 @@ impl CandidateRecords {
     /// redelivered selection reuses the first, whatever its random draw).
     pub async fn save_first(&self, job: &JobId, set: &CandidateSet) -> Result<CandidateSet, RecordError> {
         let key = Self::key(job);
-        let json = serde_json::to_string(set).map_err(|e| RecordError::Undecodable { key: key.clone(), reason: e.to_string() })?;
+        let json = serde_json::to_string(set).map_err(|e| RecordError::Unwritable { key: key.clone(), reason: e.to_string() })?;
         if self.kv.set_if_absent(&key, &json, Some(Self::TTL)).await? {
             return Ok(set.clone());
         }

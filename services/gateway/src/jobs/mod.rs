@@ -2,7 +2,8 @@
 //!
 //! The same request (kind, username, criteria, limit, mix) made again while its job runs,
 //! or within `dedup_seconds` after it succeeded, returns that job instead of starting
-//! another; a failed or cancelled job is not returned, the request starts afresh. Private
+//! another; a failed or cancelled job is not returned, nor one that succeeded only in part
+//! (some marketplace pages could not be read): the request starts afresh. Private
 //! jobs (see [`crate::access`]) are shared only with their own user.
 
 pub mod events;
@@ -95,10 +96,14 @@ pub(crate) async fn create(
     Ok(with_cookie(created(&spec.id, false)))
 }
 
-/// An identical request gets the existing job while it runs or once it succeeded.
+/// An identical request gets the existing job while it runs or once it succeeded in full.
 async fn is_worth_returning(gateway: &Gateway, job: &JobId) -> Result<bool, ApiError> {
     match read_status(&gateway.board, gateway.kv.as_ref(), job).await? {
-        Some(status) => Ok(!matches!(status.state, JobState::Failed | JobState::Cancelled)),
+        Some(status) => Ok(match status.state {
+            JobState::Failed | JobState::Cancelled => false,
+            JobState::Succeeded => !status.partial,
+            _ => true,
+        }),
         None => Ok(false),
     }
 }

@@ -45,6 +45,20 @@ impl Subscription for PubSubSubscription {
     /// settling the deliveries already handed out, and ends the streaming pull at once, so
     /// Pub/Sub redelivers what is nacked from now on to other subscribers.
     async fn stop(&mut self) {
+        // What the client received but never handed out is taken now and nacked once the
+        // pull has ended (nacked before, Pub/Sub could send it straight back here).
+        let mut unhanded = Vec::new();
+        loop {
+            let ready = tokio::select! {
+                biased;
+                next = self.stream.next() => next,
+                () = std::future::ready(()) => None,
+            };
+            match ready {
+                Some(Ok((_, handler))) => unhanded.push(handler),
+                _ => break,
+            }
+        }
         let token = self.stream.shutdown_token();
         // `shutdown` signals on its first poll, then waits for the flush: only signal here.
         tokio::select! {
@@ -53,7 +67,8 @@ impl Subscription for PubSubSubscription {
             () = std::future::ready(()) => {}
         }
         // Seeing the signal, the stream drops the streaming pull and yields nothing more.
-        while let Some(Ok((_, handler))) = self.stream.next().await {
+        let _ = self.stream.next().await;
+        for handler in unhanded {
             handler.nack();
         }
     }
