@@ -48,24 +48,11 @@ impl Subscription for PubSubSubscription {
         // What the client received but never handed out is taken now and nacked once the
         // pull has ended (nacked before, Pub/Sub could send it straight back here).
         let mut unhanded = Vec::new();
-        loop {
-            let ready = tokio::select! {
-                biased;
-                next = self.stream.next() => next,
-                () = std::future::ready(()) => None,
-            };
-            match ready {
-                Some(Ok((_, handler))) => unhanded.push(handler),
-                _ => break,
-            }
+        while let Some(Some(Ok((_, handler)))) = poll_once(self.stream.next()).await {
+            unhanded.push(handler);
         }
-        let token = self.stream.shutdown_token();
         // `shutdown` signals on its first poll, then waits for the flush: only signal here.
-        tokio::select! {
-            biased;
-            () = token.shutdown() => {}
-            () = std::future::ready(()) => {}
-        }
+        poll_once(self.stream.shutdown_token().shutdown()).await;
         // Seeing the signal, the stream drops the streaming pull and yields nothing more.
         let _ = self.stream.next().await;
         for handler in unhanded {
@@ -82,6 +69,15 @@ impl Subscription for PubSubSubscription {
         if flushed.is_err() {
             tracing::warn!(subscription = %self.name, "pub/sub did not confirm pending acks before the time limit");
         }
+    }
+}
+
+/// Polls `future` once: its output if it is ready now, else None (and it is dropped).
+async fn poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        output = future => Some(output),
+        () = std::future::ready(()) => None,
     }
 }
 
