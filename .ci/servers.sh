@@ -82,11 +82,22 @@ ensure_ci_python() {
   export CI_PYTHON="$venv/bin/python"
 }
 
+# Debian's Chromium: the browser listing source's tests drive it, as does the page check.
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  export CHROMIUM=/usr/bin/chromium
+}
+
 ensure_servers() {
   ensure_redis
   ensure_postgres
   ensure_pubsub
   ensure_mongodb
+  ensure_chromium
   # Tests whose server variable is missing fail instead of skipping.
   export CRATEDIGGER_REQUIRE_SERVERS=1
 }

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::faults::FaultBoard;
 use crate::http::{self, AppState, Shared};
 use crate::limiter::MovingWindow;
+use crate::pages::challenge::ManagedChallenge;
 use crate::settings::SimSettings;
 use crate::simulation::Simulation;
 use crate::stats::RequestStats;
@@ -68,6 +69,7 @@ impl Application {
             faults: Mutex::new(FaultBoard::default()),
             stats: RequestStats::default(),
             oauth: Mutex::new(Default::default()),
+            challenge: settings.web_challenge.then(|| ManagedChallenge::new(settings.seed)),
             sim: Simulation::new(world),
             settings,
         });
@@ -95,5 +97,49 @@ impl Application {
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await
+    }
+}
+
+/// A simulator serving on a free loopback port in the background, stopped when dropped:
+/// what tests and benchmarks start.
+#[derive(Debug)]
+pub struct Background {
+    base: String,
+    state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Background {
+    /// Starts one on 127.0.0.1 with `settings` (their host and port are not used).
+    pub async fn start(settings: SimSettings) -> Result<Self, StartError> {
+        let address = "127.0.0.1:0".to_owned();
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|source| StartError::Bind { address, source })?;
+        let app = Application::with_listener(settings, listener)?;
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        Ok(Self { base, state, stop: Some(stop) })
+    }
+
+    /// `http://127.0.0.1:{port}`: the API host and the web host alike.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }

@@ -53,6 +53,10 @@ pub struct SimArgs {
     /// Currency of the visitor's price estimates.
     #[arg(long, env = "DISCOGS_SIM_VIEWER_CURRENCY", default_value = "EUR", value_parser = parse_currency)]
     pub viewer_currency: Currency,
+    /// Answer plain clients on the web pages with a Cloudflare-style managed challenge,
+    /// as www.discogs.com does since 2026 (a browser passes it; the API stays open).
+    #[arg(long, env = "DISCOGS_SIM_CHALLENGE")]
+    pub challenge: bool,
 }
 
 impl SimArgs {
@@ -87,6 +91,7 @@ impl SimArgs {
                 country: self.viewer_country,
                 currency: self.viewer_currency,
             },
+            web_challenge: self.challenge,
             ..SimSettings::default()
         }
     }

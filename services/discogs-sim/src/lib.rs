@@ -5,7 +5,10 @@
 //! masters, marketplace stats, listings, inventories) and the marketplace HTML pages
 //! (`/sell/release/{id}`), in the shapes of the real responses kept in
 //! `shared/datasets/discogs-fixtures`, plus a control API under `/_sim/` (users, stats,
-//! mutations, fault injection). Owns a world generated deterministically from the seed:
+//! mutations, fault injection). With [`SimSettings::web_challenge`] the web pages sit
+//! behind a Cloudflare-style managed challenge, as www.discogs.com does since 2026: a plain
+//! client gets 403 `cf-mitigated: challenge`, a browser that runs the page's script gets
+//! through. Owns a world generated deterministically from the seed:
 //! the same seed gives the same releases, listings and users on every machine.
 //!
 //! ```no_run
@@ -28,7 +31,8 @@ pub mod simulation;
 pub mod stats;
 pub mod world;
 
-pub use app::{Application, StartError};
+pub use app::{Application, Background, StartError};
 pub use faults::{FaultKind, FaultRule};
+pub use pages::challenge::{CLEARANCE_COOKIE, solve as solve_challenge};
 pub use settings::{PaginationSettings, RateLimitSettings, SellPageBudget, SimSettings, Viewer};
 pub use world::WorldSpec;

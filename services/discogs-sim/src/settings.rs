@@ -24,6 +24,10 @@ pub struct SimSettings {
     /// Discogs refuses API requests without a User-Agent; so does the simulator unless
     /// this is off.
     pub require_user_agent: bool,
+    /// Today's Discogs: every web page answers a visitor without a clearance cookie with
+    /// Cloudflare's managed challenge, which only a client that runs its script passes.
+    /// Off by default so tests of the page reader meet the pages themselves.
+    pub web_challenge: bool,
 }
 
 impl Default for SimSettings {
@@ -39,6 +43,7 @@ impl Default for SimSettings {
             viewer: Viewer::default(),
             accepted_tokens: None,
             require_user_agent: true,
+            web_challenge: false,
         }
     }
 }

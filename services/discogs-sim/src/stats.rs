@@ -99,6 +99,7 @@ pub struct RequestStats {
     by_kind: [AtomicU64; EndpointKind::ALL.len()],
     rate_limited: AtomicU64,
     faults_injected: AtomicU64,
+    challenged: AtomicU64,
     by_path: Mutex<HashMap<String, u64>>,
 }
 
@@ -107,6 +108,8 @@ pub struct StatsReport {
     pub total: u64,
     pub rate_limited: u64,
     pub faults_injected: u64,
+    /// Web page requests answered with the managed challenge instead of the page.
+    pub challenged: u64,
     pub by_endpoint: BTreeMap<&'static str, u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_path: Option<BTreeMap<String, u64>>,
@@ -130,6 +133,10 @@ impl RequestStats {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn record_challenged(&self) {
+        self.challenged.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn record_fault(&self) {
         self.faults_injected.fetch_add(1, Ordering::Relaxed);
     }
@@ -140,6 +147,7 @@ impl RequestStats {
         }
         self.rate_limited.store(0, Ordering::Relaxed);
         self.faults_injected.store(0, Ordering::Relaxed);
+        self.challenged.store(0, Ordering::Relaxed);
         self.by_path
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -162,6 +170,7 @@ impl RequestStats {
             total: by_endpoint.values().sum(),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             faults_injected: self.faults_injected.load(Ordering::Relaxed),
+            challenged: self.challenged.load(Ordering::Relaxed),
             by_endpoint,
             by_path,
         }

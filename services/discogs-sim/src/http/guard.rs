@@ -100,6 +100,14 @@ pub async fn guard(State(app): State<AppState>, mut request: Request, next: Next
     }
     let truncate = plan.outcome == Some(FaultKind::TruncatedBody);
 
+    // Bot protection stands in front of the web host only, before its budget.
+    if let Some(challenge) = app.challenge.as_ref().filter(|_| !api)
+        && !challenge.admits(request.headers())
+    {
+        app.stats.record_challenged();
+        return challenge.page();
+    }
+
     if api && app.settings.require_user_agent && !has_user_agent(request.headers()) {
         return message(
             StatusCode::FORBIDDEN,

@@ -22,6 +22,7 @@ pub use caller::{AuthError, Caller, INVALID_CREDENTIAL_MESSAGE};
 
 use crate::faults::FaultBoard;
 use crate::limiter::MovingWindow;
+use crate::pages::challenge::ManagedChallenge;
 use crate::pages::{protection, sell_release};
 use crate::settings::SimSettings;
 use crate::simulation::Simulation;
@@ -40,6 +41,8 @@ pub struct Shared {
     pub stats: RequestStats,
     /// OAuth tokens handed out.
     pub oauth: Mutex<oauth::OAuthBook>,
+    /// In front of the web pages when [`SimSettings::web_challenge`] is on.
+    pub challenge: Option<ManagedChallenge>,
 }
 
 pub type AppState = Arc<Shared>;
