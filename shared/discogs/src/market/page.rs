@@ -22,6 +22,8 @@ struct PageSelectors {
     row: Selector,
     password: Selector,
     login_form: Selector,
+    cloudflare_error_code: Selector,
+    cloudflare_error_details: Selector,
 }
 
 static SELECTORS: LazyLock<PageSelectors> = LazyLock::new(|| PageSelectors {
@@ -31,7 +33,15 @@ static SELECTORS: LazyLock<PageSelectors> = LazyLock::new(|| PageSelectors {
     row: selector("tr"),
     password: selector(r#"input[type="password"]"#),
     login_form: selector(r#"form[action*="login"]"#),
+    cloudflare_error_code: selector(".cf-error-code"),
+    cloudflare_error_details: selector("#cf-error-details, #cf-wrapper"),
 });
+
+/// Marks of Cloudflare's challenge pages in every generation: the managed challenge's
+/// `_cf_chl_opt` and `/cdn-cgi/challenge-platform/` script, Turnstile's widget, and the
+/// legacy JavaScript challenge's `jschl` form. Titles are localised ("Einen Moment…"),
+/// these are not.
+const CHALLENGE_MARKS: [&str; 5] = ["challenge-platform", "cf_chl_", "challenges.cloudflare.com", "cf-turnstile", "jschl"];
 
 #[cfg(test)]
 pub(super) fn force_selectors() {
@@ -89,9 +99,37 @@ pub fn read_market_page(
     }
 
     let lower_body = body.to_ascii_lowercase();
-    if lower_body.contains("challenge-platform") || lower_body.contains("cf_chl_") {
+    if CHALLENGE_MARKS.iter().any(|mark| lower_body.contains(mark)) {
         return MarketPage::Challenge {
             evidence: "challenge script and no listings table",
+        };
+    }
+    // Cloudflare's own error pages: "Error 1020 Access denied" and the "Sorry, you have
+    // been blocked" page stop this client; 1015 is its rate limit; 52x say the origin
+    // is down. Saved to disk or read in a browser, they come without their status.
+    let error_code = document
+        .select(&s.cloudflare_error_code)
+        .next()
+        .and_then(|code| text_of(code).trim().parse::<u16>().ok());
+    match error_code {
+        Some(1015) => {
+            return MarketPage::RateLimited {
+                retry_after: retry_after(headers),
+            };
+        }
+        Some(code @ 500..=599) => return MarketPage::ServerError { status: code },
+        Some(_) => {
+            return MarketPage::Challenge {
+                evidence: "cloudflare block page",
+            };
+        }
+        None => {}
+    }
+    if document.select(&s.cloudflare_error_details).next().is_some()
+        || title.contains("used Cloudflare to restrict access")
+    {
+        return MarketPage::Challenge {
+            evidence: "cloudflare block page",
         };
     }
     if status.is_server_error() {
