@@ -11,6 +11,8 @@
 //!   marketplace statistics, listings and inventories; OAuth 1.0a; marketplace pages
 //!   through the [`ListingSource`] port. Every request waits for the shared limiter, sends
 //!   the application's User-Agent, and retries 429/5xx with backoff and jitter.
+//! - [`BrowserListingSource`]: the same pages through a real Chromium over the DevTools
+//!   protocol, for a web host that challenges every plain client.
 //! - [`market`]: the pure, synchronous page reader. [`market::read_market_page`] takes
 //!   status, headers and body and tells listings from challenges, login walls, missing and
 //!   unrecognised pages.
@@ -19,10 +21,12 @@
 //! - [`Secret`]: credentials that print as `[redacted]`.
 
 pub mod api;
+pub mod browser;
 pub mod market;
 pub mod ratelimit;
 mod secret;
 
+pub use browser::{BrowserListingSource, BrowserSettings};
 pub use api::{Auth, ClientConfig, DiscogsClient, DiscogsError, ListingSource, PageRequest};
 pub use ratelimit::{
     MemoryRateLimiter, RateLimitPolicy, RateLimiter, RedisRateLimiter, SharedRateLimiter,

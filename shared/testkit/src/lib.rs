@@ -28,6 +28,31 @@ pub fn server_url(var: &str) -> Option<String> {
     }
 }
 
+/// A Chromium for the tests that drive a real browser: `CHROMIUM` if set, else the first
+/// of `chromium`, `chromium-browser`, `google-chrome` on the PATH. Like [`server_url`], it
+/// skips (None) without one, and panics instead under [`REQUIRE_SERVERS`] (`.ci/run`
+/// installs Debian's `chromium`).
+pub fn chromium() -> Option<PathBuf> {
+    let named = std::env::var_os("CHROMIUM").map(PathBuf::from);
+    let on_path = || {
+        let path = std::env::var_os("PATH")?;
+        ["chromium", "chromium-browser", "google-chrome"]
+            .iter()
+            .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+            .find(|candidate| candidate.is_file())
+    };
+    match named.filter(|p| p.is_file()).or_else(on_path) {
+        Some(found) => Some(found),
+        None if std::env::var_os(REQUIRE_SERVERS).is_some() => {
+            panic!("no chromium found but {REQUIRE_SERVERS} is set: apt-get install chromium (.ci/run does)")
+        }
+        None => {
+            eprintln!("skipping: no chromium on the PATH (apt-get install chromium)");
+            None
+        }
+    }
+}
+
 /// The `shared/` folder beside the repository (DESIGN.md, datasets, fixtures, bench).
 pub fn shared_dir() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -84,6 +84,11 @@ pub enum DiscogsError {
         source: RateLimitError,
     },
 
+    /// The browser that reads marketplace pages failed (it crashed, or its DevTools
+    /// connection broke). Another attempt starts a new one.
+    #[error("browser failed on {endpoint}: {detail}")]
+    Browser { endpoint: String, detail: String },
+
     /// The client was configured with something unusable (a base URL that cannot hold
     /// a path, a user agent that is not a header value). Fix the configuration.
     #[error("invalid discogs client configuration: {0}")]
@@ -107,6 +112,7 @@ impl DiscogsError {
                 | Self::Timeout { .. }
                 | Self::Network { .. }
                 | Self::RateLimiter { .. }
+                | Self::Browser { .. }
         )
     }
 

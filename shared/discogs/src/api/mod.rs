@@ -19,7 +19,7 @@ pub use auth::{Auth, ConsumerCredentials};
 pub use config::{ClientConfig, DISCOGS_API, DISCOGS_WEB, RetryPolicy, default_user_agent};
 pub use error::DiscogsError;
 pub use oauth::{AccessToken, RequestToken};
-pub use pages::ListingSource;
+pub use pages::{ListingSource, sell_release_url};
 pub use types::{
     ApiListing, ApiListingRelease, ApiSeller, ArtistCredit, Format, Identity, ListingStatus,
     MAX_PER_PAGE, MarketplaceStats, MasterVersion, Page, PageRequest, Pagination, Release,
@@ -70,6 +70,11 @@ impl DiscogsClient {
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// The request budget this client spends; other transports to Discogs share it.
+    pub fn limiter(&self) -> SharedRateLimiter {
+        self.limiter.clone()
     }
 
     /// GET on the API host, the body read as `T`.

@@ -33,6 +33,17 @@ fn page_size(limit: u32) -> u32 {
         .unwrap_or(250)
 }
 
+/// `{web}/sell/release/{id}?page=…&limit=…`: one page of a release's listings, cheapest
+/// first (the marketplace's default order).
+pub fn sell_release_url(web_base: &url::Url, release: ReleaseId, page: u32, limit: u32) -> url::Url {
+    let query = [
+        ("page", page.max(1).to_string()),
+        ("limit", page_size(limit).to_string()),
+    ];
+    let release_segment = release.to_string();
+    super::config::endpoint_url(web_base, &["sell", "release", &release_segment], &query)
+}
+
 #[async_trait]
 impl ListingSource for DiscogsClient {
     async fn release_listings(
@@ -41,16 +52,7 @@ impl ListingSource for DiscogsClient {
         page: u32,
         limit: u32,
     ) -> Result<ListingsPage, DiscogsError> {
-        let query = [
-            ("page", page.max(1).to_string()),
-            ("limit", page_size(limit).to_string()),
-        ];
-        let release_segment = release.to_string();
-        let url = super::config::endpoint_url(
-            &self.config.web_base,
-            &["sell", "release", &release_segment],
-            &query,
-        );
+        let url = sell_release_url(&self.config.web_base, release, page, limit);
         let endpoint = super::transport::endpoint_of(&url);
         let context = PageContext::release(release);
         // Pages are public: no credentials go to the web host.
