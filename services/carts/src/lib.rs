@@ -147,10 +147,13 @@ impl CartsStage {
         let market = &built.carts.market;
         let nothing_read = market.releases > 0 && market.failed == market.releases && built.instance.listings.is_empty();
         if nothing_read {
-            let message = format!(
+            let mut message = format!(
                 "the marketplace could not be read for any of the {} candidate releases, and none of their listings are stored",
                 built.carts.market.releases
             );
+            if let Some(note) = coverage_note(market) {
+                message = format!("{message}: {note}");
+            }
             let failed = job::failed(&job, Stage::Market, "market_unavailable", message, true);
             return self.publisher.publish(&failed).await.map_err(HandleError::retry);
         }
@@ -160,7 +163,10 @@ impl CartsStage {
             ResultsError::Rejected { .. } => HandleError::reject(e),
             other => HandleError::retry(other),
         })?;
-        let message = summary(&built.plan);
+        let message = match coverage_note(&built.carts.market) {
+            Some(note) => format!("{}; {note}", summary(&built.plan)),
+            None => summary(&built.plan),
+        };
         tracing::info!(job = %spec.id, listings = built.instance.listings.len(), %message, "carts stored");
         let done = job::completed(&job, format!("carts/{}", spec.id), message);
         self.publisher.publish(&done).await.map_err(HandleError::retry)
@@ -191,11 +197,13 @@ impl CartsStage {
         let wanted: HashSet<ReleaseId> = ids.iter().copied().collect();
         let fetched = fetched.iter().filter(|r| wanted.contains(r)).count() as u32;
         let failed = failed.iter().filter(|r| wanted.contains(r)).count() as u32;
+        let sources = self.market.sources(&spec.id, &wanted).await.map_err(HandleError::retry)?;
         let market = MarketCoverage {
             releases: ids.len() as u32,
             fetched,
             cached: (ids.len() as u32).saturating_sub(fetched + failed),
             failed,
+            sources,
         };
 
         let in_carts = carts_of(&plan);
@@ -233,12 +241,7 @@ impl CartsStage {
 
         let mut notes = candidates.notes.clone();
         notes.extend(pricing_notes(&pricing, &self.settings, &plan));
-        if market.failed > 0 {
-            notes.push(format!(
-                "the listings of {} of {} candidate releases could not be read; the carts use the rest",
-                market.failed, market.releases
-            ));
-        }
+        notes.extend(coverage_note(&market));
         let carts = CartSet {
             job_id: spec.id.as_str().to_owned(),
             username: spec.username.as_str().to_owned(),
@@ -255,6 +258,30 @@ impl CartsStage {
         };
         Ok(Built { carts, plan, instance, options })
     }
+}
+
+/// What the buyer should know when some releases could not be read: how many, which
+/// source met what, and what to do about a bot challenge.
+fn coverage_note(market: &MarketCoverage) -> Option<String> {
+    if market.failed == 0 {
+        return None;
+    }
+    let mut note = format!(
+        "the listings of {} of {} candidate releases could not be read; the carts use the rest",
+        market.failed, market.releases
+    );
+    let tried: Vec<String> = market
+        .sources
+        .iter()
+        .map(|s| format!("{}: {} read, {} blocked, {} failed", s.source, s.served, s.blocked, s.failed))
+        .collect();
+    if !tried.is_empty() {
+        note.push_str(&format!(" ({})", tried.join("; ")));
+    }
+    if market.sources.iter().any(|s| s.blocked > 0) {
+        note.push_str(". The marketplace answered with a bot challenge: enable the browser source (market.sources) and run the job again");
+    }
+    Some(note)
 }
 
 /// Every cart the plan holds (scenarios, then each seller's).

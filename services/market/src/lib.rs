@@ -1,23 +1,27 @@
 //! The market stage of a carts job.
 //!
 //! Consumes MarketChunkRequested: for each release of the chunk whose listings are not
-//! fresh, reads its marketplace pages through the [`ListingSource`] (the Discogs client,
-//! which waits for the shared rate limiter and retries 429 and 5xx), upserts the sellers,
+//! fresh, reads its marketplace pages through the first of the configured listing sources
+//! that gets through (`market.sources`: a real browser, plain HTTP; each waits for the
+//! shared rate limiter, see [`sources`]), upserts the sellers,
 //! records the listings in the Catalog (new ones inserted, a price-history point appended
 //! when a price changed, listings no longer offered marked gone), and only then marks the
 //! release's listings fresh for the listing cache's lifetime. Publishes ChunkDone{market}.
 //!
-//! A bot challenge or a login wall fails the rest of the chunk at once, with the reason
-//! (another attempt would meet the same wall); a page that cannot be read fails that
-//! release and the chunk goes on; network trouble is retried with backoff, and a chunk out
-//! of attempts is reported failed. Which releases this job fetched and which failed are
-//! recorded for the carts stage's coverage. Redelivery is harmless: releases stored by an
+//! A bot challenge or a login wall sends the release to the next source, and that source is
+//! not asked again within the chunk; when every source is blocked the rest of the chunk
+//! fails at once, with the reason and what the buyer can do (another attempt would meet
+//! the same wall). A page that no source can read fails that release and the chunk goes
+//! on; network trouble (a crashed browser too) is retried with backoff, and a chunk out of
+//! attempts is reported failed. Which source served each release, which were blocked and
+//! which failed are recorded for the carts stage's coverage. Redelivery is harmless: releases stored by an
 //! earlier attempt are fresh and skipped, and recording the same listings again changes
 //! nothing.
 
 mod convert;
+pub mod sources;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +30,7 @@ use chrono::{SecondsFormat, Utc};
 use cratedigger_bus::EventBus;
 use cratedigger_catalog::{Catalog, CatalogError, ListingChanges};
 use cratedigger_discogs::market::Listing as PageListing;
-use cratedigger_discogs::{DiscogsError, ListingSource};
+use cratedigger_discogs::{BrowserSettings, DiscogsError};
 use cratedigger_domain::{JobId, ReleaseId, Stage};
 use cratedigger_kit::{EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, subscription};
 use cratedigger_kv::{KeyValue, KvError};
@@ -36,6 +40,7 @@ use cratedigger_status::{ListingFreshness, MarketRecords};
 use serde::Deserialize;
 
 pub use convert::{listings_of, sellers_of};
+pub use sources::{BLOCKED_ADVICE, NamedSource, SourceKind, build_sources};
 
 pub const SERVICE: &str = "market";
 
@@ -52,11 +57,24 @@ pub struct MarketSettings {
     #[serde(skip_deserializing)]
     pub listing_ttl_seconds: u64,
     pub concurrency: usize,
+    /// Where listings come from, most preferred first.
+    #[serde(deserialize_with = "sources::deserialize_kinds")]
+    pub sources: Vec<SourceKind>,
+    /// The browser source's browser (`market.browser.url`, `.executable`, `.tabs`,
+    /// `.page_timeout_ms`).
+    pub browser: BrowserSettings,
 }
 
 impl Default for MarketSettings {
     fn default() -> Self {
-        Self { per_page: 250, max_pages: 8, listing_ttl_seconds: 24 * 3600, concurrency: 4 }
+        Self {
+            per_page: 250,
+            max_pages: 8,
+            listing_ttl_seconds: 24 * 3600,
+            concurrency: 4,
+            sources: vec![SourceKind::Browser, SourceKind::Http],
+            browser: BrowserSettings::default(),
+        }
     }
 }
 
@@ -65,14 +83,17 @@ enum Fetched {
     Stored(ListingChanges),
     /// Fresh already (another job fetched it meanwhile).
     Fresh,
-    /// The rest of the chunk cannot be fetched either.
-    Blocked(String),
+    /// Every source is blocked: the rest of the chunk cannot be fetched either.
+    Blocked,
     Failed(String),
 }
 
+/// Sources that met a challenge within the chunk being read, with what they met.
+type BlockedSources = BTreeMap<&'static str, String>;
+
 pub struct Market {
     catalog: Arc<dyn Catalog>,
-    source: Arc<dyn ListingSource>,
+    sources: Vec<NamedSource>,
     freshness: ListingFreshness,
     records: MarketRecords,
     publisher: Publisher,
@@ -83,14 +104,14 @@ impl Market {
     pub fn new(
         catalog: Arc<dyn Catalog>,
         kv: Arc<dyn KeyValue>,
-        source: Arc<dyn ListingSource>,
+        sources: Vec<NamedSource>,
         bus: Arc<dyn EventBus>,
         settings: MarketSettings,
     ) -> Arc<Self> {
         let ttl = Duration::from_secs(settings.listing_ttl_seconds.max(1));
         Arc::new(Self {
             catalog,
-            source,
+            sources,
             freshness: ListingFreshness::new(kv.clone(), ttl),
             records: MarketRecords::new(kv),
             publisher: Publisher::new(bus),
@@ -111,14 +132,18 @@ impl Market {
         let releases: Vec<ReleaseId> = request.release_ids.iter().map(|&id| ReleaseId(id)).collect();
         let mut items = 0;
         let mut failures = Vec::new();
+        let mut blocked = BlockedSources::new();
         for (position, &release) in releases.iter().enumerate() {
-            match self.release(&spec.id, release).await? {
+            match self.release(&spec.id, release, &mut blocked).await? {
                 Fetched::Stored(changes) => items += changes.inserted + changes.price_changed + changes.unchanged,
                 Fetched::Fresh => {}
                 Fetched::Failed(reason) => failures.push(reason),
-                Fetched::Blocked(reason) => {
-                    self.unread(&spec.id, &releases[position..]).await.map_err(HandleError::retry)?;
-                    tracing::warn!(chunk = request.chunk, %reason, "marketplace blocked: chunk failed");
+                Fetched::Blocked => {
+                    let sources: Vec<&str> = blocked.keys().copied().collect();
+                    self.unread(&spec.id, &releases[position..], &sources).await.map_err(HandleError::retry)?;
+                    let met: Vec<String> = blocked.iter().map(|(source, what)| format!("{source}: {what}")).collect();
+                    let reason = format!("the marketplace could not be read ({}); {BLOCKED_ADVICE}", met.join("; "));
+                    tracing::warn!(chunk = request.chunk, %reason, "marketplace blocked on every source: chunk failed");
                     return self.done(&request, items, Some(reason)).await;
                 }
             }
@@ -130,33 +155,62 @@ impl Market {
 
     /// Records the releases this job could not read, leaving out those whose listings are
     /// fresh in the cache (stored by this job or another within the TTL): the carts stage
-    /// uses them as they are, so they count as seen.
-    async fn unread(&self, job: &JobId, releases: &[ReleaseId]) -> Result<(), KvError> {
+    /// uses them as they are, so they count as seen. Each is counted blocked on
+    /// `blocked_on`, the sources that would have met the same wall.
+    async fn unread(&self, job: &JobId, releases: &[ReleaseId], blocked_on: &[&str]) -> Result<(), KvError> {
         for &release in releases {
             if !self.freshness.is_fresh(release).await? {
+                for source in blocked_on {
+                    self.records.blocked(job, release, source).await?;
+                }
                 self.records.failed(job, release).await?;
             }
         }
         Ok(())
     }
 
-    /// Fetches and stores one release's listings unless they are fresh. Errors are those
-    /// worth retrying the chunk for.
-    async fn release(&self, job: &JobId, release: ReleaseId) -> Result<Fetched, HandleError> {
+    /// Fetches and stores one release's listings unless they are fresh, through the first
+    /// source that is not blocked and reads it. Errors are those worth retrying the chunk
+    /// for.
+    async fn release(&self, job: &JobId, release: ReleaseId, blocked: &mut BlockedSources) -> Result<Fetched, HandleError> {
         if self.freshness.is_fresh(release).await.map_err(HandleError::retry)? {
             return Ok(Fetched::Fresh);
         }
         let seen_at = Utc::now();
-        let listings = match self.fetch(release).await {
-            Ok(listings) => listings,
-            // Discogs has no such release (any more): nothing is for sale.
-            Err(DiscogsError::NotFound { .. }) => Vec::new(),
-            Err(e) if e.is_retryable() => return Err(HandleError::retry(e)),
-            Err(e) if e.is_blocked() => return Ok(Fetched::Blocked(format!("the marketplace could not be read: {e}"))),
-            Err(e) => {
-                self.records.failed(job, release).await.map_err(HandleError::retry)?;
-                return Ok(Fetched::Failed(format!("release {release}: {e}")));
+        let mut failures = Vec::new();
+        let mut served = None;
+        for source in &self.sources {
+            if blocked.contains_key(source.name) {
+                continue;
             }
+            match self.fetch(source, release).await {
+                Ok(listings) => {
+                    served = Some((source.name, listings));
+                    break;
+                }
+                // Discogs has no such release (any more): nothing is for sale.
+                Err(DiscogsError::NotFound { .. }) => {
+                    served = Some((source.name, Vec::new()));
+                    break;
+                }
+                Err(e) if e.is_retryable() => return Err(HandleError::retry(e)),
+                Err(e) if e.is_blocked() => {
+                    tracing::info!(source = source.name, %release, error = %e, "source blocked: trying the next");
+                    self.records.blocked(job, release, source.name).await.map_err(HandleError::retry)?;
+                    blocked.insert(source.name, e.to_string());
+                }
+                Err(e) => {
+                    self.records.source_failed(job, release, source.name).await.map_err(HandleError::retry)?;
+                    failures.push(format!("{}: {e}", source.name));
+                }
+            }
+        }
+        let Some((source, listings)) = served else {
+            self.records.failed(job, release).await.map_err(HandleError::retry)?;
+            if failures.is_empty() {
+                return Ok(Fetched::Blocked);
+            }
+            return Ok(Fetched::Failed(format!("release {release}: {}", failures.join("; "))));
         };
         let sellers = sellers_of(&listings);
         let rows = listings_of(release, &listings);
@@ -176,19 +230,19 @@ impl Market {
         };
         // Counted, then fresh, and fresh only once stored: a crash before this leaves the
         // release to fetch again.
-        self.records.fetched(job, release).await.map_err(HandleError::retry)?;
+        self.records.fetched(job, release, source).await.map_err(HandleError::retry)?;
         let stamp = seen_at.to_rfc3339_opts(SecondsFormat::Millis, true);
         self.freshness.mark_fresh(release, &stamp).await.map_err(HandleError::retry)?;
-        tracing::debug!(%release, listings = rows.len(), inserted = changes.inserted, price_changed = changes.price_changed, gone = changes.gone, "listings stored");
+        tracing::debug!(%release, source, listings = rows.len(), inserted = changes.inserted, price_changed = changes.price_changed, gone = changes.gone, "listings stored");
         Ok(Fetched::Stored(changes))
     }
 
-    /// Every listing of the release, page after page, up to `max_pages`.
-    async fn fetch(&self, release: ReleaseId) -> Result<Vec<PageListing>, DiscogsError> {
+    /// Every listing of the release through `source`, page after page, up to `max_pages`.
+    async fn fetch(&self, source: &NamedSource, release: ReleaseId) -> Result<Vec<PageListing>, DiscogsError> {
         let mut listings: Vec<PageListing> = Vec::new();
         let mut ids = HashSet::new();
         for page in 1..=self.settings.max_pages.max(1) {
-            let read = match self.source.release_listings(release, page, self.settings.per_page).await {
+            let read = match source.source.release_listings(release, page, self.settings.per_page).await {
                 Ok(read) => read,
                 // The listings shrank between two pages: what was read is all there is. (A
                 // missing first page means no such release, which the caller handles.)
@@ -237,7 +291,7 @@ impl EventHandler for OnMarketChunk {
     async fn give_up(&self, event: &Self::Event, error: &HandleError) {
         if let Ok(spec) = job_of(event.job.as_ref()) {
             let releases: Vec<ReleaseId> = event.release_ids.iter().map(|&id| ReleaseId(id)).collect();
-            if let Err(e) = self.0.unread(&spec.id, &releases).await {
+            if let Err(e) = self.0.unread(&spec.id, &releases, &[]).await {
                 tracing::warn!(error = %e, chunk = event.chunk, "could not record the chunk's unread releases");
             }
         }

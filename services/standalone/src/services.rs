@@ -8,7 +8,6 @@ use cratedigger_backends::Backends;
 use cratedigger_bus::EventBus;
 use cratedigger_candidates::Candidates;
 use cratedigger_carts_stage::CartsStage;
-use cratedigger_discogs::ListingSource;
 use cratedigger_gateway::Gateway;
 use cratedigger_kit::{Health, Runnable, Shutdown, Task};
 use cratedigger_market::Market;
@@ -175,8 +174,9 @@ fn tasks_with(
         )
         .workers(&worker),
         Service::Market => {
-            let source: Arc<dyn ListingSource> = Arc::new(backends.discogs.clone());
-            Market::new(backends.catalog.clone(), backends.kv.clone(), source, backends.bus.clone(), settings.market())
+            let market = settings.market();
+            let sources = cratedigger_market::build_sources(&market.sources, &backends.discogs, &market.browser);
+            Market::new(backends.catalog.clone(), backends.kv.clone(), sources, backends.bus.clone(), market)
                 .workers(&worker)
         }
         Service::Carts => CartsStage::new(

@@ -168,7 +168,13 @@ pub struct BrowserListingSource {
     session: Mutex<Option<Arc<Session>>>,
     /// Browsers started so far, the first included.
     started: AtomicU64,
+    /// Why the last start failed, and until when not to try again: every page in between
+    /// is [`DiscogsError::BrowserUnavailable`] at once instead of another failed launch.
+    unavailable: std::sync::Mutex<Option<(Instant, String)>>,
 }
+
+/// How long a browser that could not be started is not tried again.
+const UNAVAILABLE_PAUSE: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for BrowserListingSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -181,7 +187,15 @@ impl BrowserListingSource {
     /// browser starts with the first page.
     pub fn new(settings: BrowserSettings, web_base: Url, limiter: SharedRateLimiter) -> Self {
         let tabs = Semaphore::new(settings.tabs.max(1));
-        Self { settings, web_base, limiter, tabs, session: Mutex::new(None), started: AtomicU64::new(0) }
+        Self {
+            settings,
+            web_base,
+            limiter,
+            tabs,
+            session: Mutex::new(None),
+            started: AtomicU64::new(0),
+            unavailable: std::sync::Mutex::new(None),
+        }
     }
 
     /// Starts the browser now (or connects to it), so that a bad setting shows at start-up.
@@ -214,14 +228,27 @@ impl BrowserListingSource {
         if let Some(session) = current.as_ref().filter(|s| s.is_alive()) {
             return Ok(session.clone());
         }
+        let unavailable = |detail: String| DiscogsError::BrowserUnavailable { endpoint: endpoint.to_owned(), detail };
+        if let Some((until, detail)) = self.unavailable.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && Instant::now() < *until
+        {
+            return Err(unavailable(detail.clone()));
+        }
         if let Some(dead) = current.take() {
             tracing::warn!(generation = dead.generation, "the browser is gone: starting another");
             dead.close().await;
         }
-        let generation = self.started.fetch_add(1, Ordering::Relaxed) + 1;
-        let session = Arc::new(self.start_session(generation).await.map_err(|detail| {
-            DiscogsError::Browser { endpoint: endpoint.to_owned(), detail }
-        })?);
+        let generation = self.started.load(Ordering::Relaxed) + 1;
+        let session = match self.start_session(generation).await {
+            Ok(session) => Arc::new(session),
+            Err(detail) => {
+                tracing::warn!(%detail, "no browser: pages go to the next source for a while");
+                *self.unavailable.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now() + UNAVAILABLE_PAUSE, detail.clone()));
+                return Err(unavailable(detail));
+            }
+        };
+        self.started.store(generation, Ordering::Relaxed);
+        *self.unavailable.lock().unwrap_or_else(|p| p.into_inner()) = None;
         tracing::info!(generation, remote = self.settings.url.is_some(), "browser ready");
         *current = Some(session.clone());
         Ok(session)
@@ -416,4 +443,26 @@ async fn devtools_address(url: &str) -> Result<String, String> {
         let _ = address.set_host(Some(host));
     }
     Ok(address.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MemoryRateLimiter, RateLimitPolicy};
+
+    #[tokio::test]
+    async fn a_browser_that_cannot_start_is_unavailable_at_once_until_the_pause_ends() {
+        let settings = BrowserSettings { executable: Some("/nonexistent/chromium".into()), ..BrowserSettings::default() };
+        let limiter = Arc::new(MemoryRateLimiter::new(RateLimitPolicy::per_minute(6_000)));
+        let source = BrowserListingSource::new(settings, Url::parse("http://127.0.0.1:9").unwrap_or_else(|_| unreachable!()), limiter);
+        for _ in 0..2 {
+            match source.release_listings(ReleaseId(1), 1, 25).await {
+                Err(error @ DiscogsError::BrowserUnavailable { .. }) => {
+                    assert!(error.is_blocked() && !error.is_retryable(), "{error}");
+                }
+                other => panic!("expected an unavailable browser, got {other:?}"),
+            }
+        }
+        assert_eq!(source.browsers_started(), 0);
+    }
 }

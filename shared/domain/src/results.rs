@@ -95,6 +95,22 @@ pub struct MarketCoverage {
     pub cached: u32,
     /// Could not be fetched (the carts use what was).
     pub failed: u32,
+    /// What each listing source did, in the order of preference. Absent from carts
+    /// stored before sources were counted.
+    #[serde(default)]
+    pub sources: Vec<SourceCoverage>,
+}
+
+/// What one listing source (`browser`, `http` …) did for a carts job's releases.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCoverage {
+    pub source: String,
+    /// Releases whose listings this source read.
+    pub served: u32,
+    /// Releases on which it met a bot challenge or a login wall.
+    pub blocked: u32,
+    /// Releases it could not read for another reason.
+    pub failed: u32,
 }
 
 /// The carts a carts job produced, stored under the job id.

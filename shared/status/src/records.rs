@@ -1,10 +1,11 @@
 //! Other records a job keeps in the KeyValue store: which releases' listings are fresh
 //! (the 24-hour listing cache), and a carts job's candidates.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cratedigger_domain::{CandidateSet, JobId, ReleaseId};
+use cratedigger_domain::{CandidateSet, JobId, ReleaseId, SourceCoverage};
 use cratedigger_kv::{KeyValue, KvError};
 
 /// "The listings of this release were fetched and stored less than a TTL ago." Set only
@@ -132,14 +133,52 @@ impl MarketRecords {
         self.kv.expire(&key, Self::TTL).await.map(|_| ())
     }
 
-    /// This job stored the release's listings.
-    pub async fn fetched(&self, job: &JobId, release: ReleaseId) -> Result<(), KvError> {
+    /// This job stored the release's listings, read through `source`.
+    pub async fn fetched(&self, job: &JobId, release: ReleaseId, source: &str) -> Result<(), KvError> {
+        self.source_add(job, source, "served", release).await?;
         self.add(job, "fetched", release).await
+    }
+
+    /// `source` met a challenge or a login wall on the release (another may still read it).
+    pub async fn blocked(&self, job: &JobId, release: ReleaseId, source: &str) -> Result<(), KvError> {
+        self.source_add(job, source, "blocked", release).await
+    }
+
+    /// `source` could not read the release for another reason (another may still read it).
+    pub async fn source_failed(&self, job: &JobId, release: ReleaseId, source: &str) -> Result<(), KvError> {
+        self.source_add(job, source, "failed", release).await
+    }
+
+    async fn source_add(&self, job: &JobId, source: &str, what: &str, release: ReleaseId) -> Result<(), KvError> {
+        let sources = Self::key(job, "sources");
+        self.kv.set_add(&sources, source).await?;
+        self.kv.expire(&sources, Self::TTL).await?;
+        self.add(job, &format!("source:{source}:{what}"), release).await
+    }
+
+    /// What each source this job used did, by source name, counted over `wanted`
+    /// releases only.
+    pub async fn sources(&self, job: &JobId, wanted: &HashSet<ReleaseId>) -> Result<Vec<SourceCoverage>, KvError> {
+        let mut names = self.kv.set_members(&Self::key(job, "sources")).await?;
+        names.sort();
+        let mut coverage = Vec::with_capacity(names.len());
+        for source in names {
+            let served = self.count_wanted(job, &source, "served", wanted).await?;
+            let blocked = self.count_wanted(job, &source, "blocked", wanted).await?;
+            let failed = self.count_wanted(job, &source, "failed", wanted).await?;
+            coverage.push(SourceCoverage { source, served, blocked, failed });
+        }
+        Ok(coverage)
     }
 
     /// This job could not read the release's listings.
     pub async fn failed(&self, job: &JobId, release: ReleaseId) -> Result<(), KvError> {
         self.add(job, "failed", release).await
+    }
+
+    async fn count_wanted(&self, job: &JobId, source: &str, what: &str, wanted: &HashSet<ReleaseId>) -> Result<u32, KvError> {
+        let members = self.members(job, &format!("source:{source}:{what}")).await?;
+        Ok(members.iter().filter(|r| wanted.contains(r)).count() as u32)
     }
 
     async fn members(&self, job: &JobId, what: &str) -> Result<Vec<ReleaseId>, KvError> {

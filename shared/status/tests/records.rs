@@ -51,7 +51,7 @@ async fn the_market_releases_of_a_job_and_its_market_chunks_are_counted_apart() 
     for release in [1, 101, 102] {
         market.failed(&job, ReleaseId(release)).await.unwrap();
     }
-    market.fetched(&job, ReleaseId(0)).await.unwrap();
+    market.fetched(&job, ReleaseId(0), "http").await.unwrap();
     board.chunk_done(&job, Stage::Market, 0, false, now).await.unwrap();
     let done = board.chunk_done(&job, Stage::Market, 1, true, now).await.unwrap();
 
@@ -61,4 +61,31 @@ async fn the_market_releases_of_a_job_and_its_market_chunks_are_counted_apart() 
     let (fetched, mut failed) = market.outcome(&job).await.unwrap();
     failed.sort();
     assert_eq!((fetched, failed), (vec![ReleaseId(0)], vec![ReleaseId(1), ReleaseId(101), ReleaseId(102)]));
+}
+
+#[tokio::test]
+async fn each_source_is_counted_over_the_wanted_releases_only() {
+    use std::collections::HashSet;
+
+    use cratedigger_domain::{ReleaseId, SourceCoverage};
+    use cratedigger_status::MarketRecords;
+
+    let market = MarketRecords::new(Arc::new(MemoryKeyValue::new()));
+    let job = JobId::generate();
+    for release in [1, 2, 3] {
+        market.blocked(&job, ReleaseId(release), "http").await.unwrap();
+    }
+    market.fetched(&job, ReleaseId(1), "browser").await.unwrap();
+    market.fetched(&job, ReleaseId(2), "browser").await.unwrap();
+    // Delivered twice: counted once.
+    market.fetched(&job, ReleaseId(2), "browser").await.unwrap();
+    market.source_failed(&job, ReleaseId(3), "browser").await.unwrap();
+    market.failed(&job, ReleaseId(3)).await.unwrap();
+
+    let wanted: HashSet<ReleaseId> = [1, 2, 3].map(ReleaseId).into_iter().collect();
+    let coverage = market.sources(&job, &wanted).await.unwrap();
+    let row = |source: &str, served, blocked, failed| SourceCoverage { source: source.into(), served, blocked, failed };
+    assert_eq!(coverage, vec![row("browser", 2, 0, 1), row("http", 0, 3, 0)]);
+    let only_first: HashSet<ReleaseId> = [ReleaseId(1)].into_iter().collect();
+    assert_eq!(market.sources(&job, &only_first).await.unwrap(), vec![row("browser", 1, 0, 0), row("http", 0, 1, 0)]);
 }

@@ -104,6 +104,9 @@ pub fn embedded_settings(dir: &std::path::Path, sim: &Sim) -> AppSettings {
     settings.trainer.als.iterations = 10;
     settings.trainer.als.threads = 2;
     settings.wait_for_backends_seconds = 30;
+    // The permissive simulator's pages over plain HTTP; the listing source tests choose
+    // their own sources.
+    settings.market.sources = vec![cratedigger_market::SourceKind::Http];
     settings
 }
 

@@ -89,6 +89,11 @@ pub enum DiscogsError {
     #[error("browser failed on {endpoint}: {detail}")]
     Browser { endpoint: String, detail: String },
 
+    /// No browser could be started or reached (none installed, a browser service down).
+    /// Another source may read the page; this one is retried after a pause.
+    #[error("no browser for {endpoint}: {detail}")]
+    BrowserUnavailable { endpoint: String, detail: String },
+
     /// The client was configured with something unusable (a base URL that cannot hold
     /// a path, a user agent that is not a header value). Fix the configuration.
     #[error("invalid discogs client configuration: {0}")]
@@ -118,7 +123,7 @@ impl DiscogsError {
 
     /// Whether another transport (a browser-like client) might get what this one could not.
     pub fn is_blocked(&self) -> bool {
-        matches!(self, Self::Challenge { .. } | Self::LoginWall { .. })
+        matches!(self, Self::Challenge { .. } | Self::LoginWall { .. } | Self::BrowserUnavailable { .. })
     }
 }
 

@@ -1,0 +1,96 @@
+//! The market stage against today's Discogs: the simulator's web pages sit behind a
+//! managed challenge that only a real browser passes. Plain HTTP is blocked on every
+//! release and the job says so, with what to do; the browser source reads the same
+//! listings a permissive simulator serves, and the job says which source served them.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cratedigger_discogs::api::{Auth, ClientConfig};
+use cratedigger_discogs::{DiscogsClient, ListingSource, MemoryRateLimiter, RateLimitPolicy, Secret};
+use cratedigger_discogs_sim::SimSettings;
+use cratedigger_domain::{CartSet, JobState, ReleaseId, SourceCoverage};
+use cratedigger_market::SourceKind;
+use cratedigger_results::Collection;
+use cratedigger_status::CandidateRecords;
+use support::carts::carts_body;
+use support::{Mesh, Sim, embedded_settings};
+
+const WANTS: usize = 8;
+
+async fn sim(challenge: bool) -> Sim {
+    let mut settings = SimSettings { web_challenge: challenge, ..SimSettings::default() };
+    settings.rate_limit.authenticated = None;
+    settings.rate_limit.unauthenticated = None;
+    Sim::start_with(settings).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_plain_http_the_challenge_blocks_every_release_and_the_job_says_what_to_do() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let sim = sim(true).await;
+    let user = "blockeddigger";
+    sim.create_user(user, WANTS).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = Mesh::start(embedded_settings(dir.path(), &sim), |bus| bus).await;
+
+    let api = mesh.api();
+    let job = api.post_job(carts_body(user, 3)).await;
+    let (status, _) = api.wait(&job, Duration::from_secs(90)).await;
+    assert_eq!(status.state, JobState::Failed, "{status:?}");
+    let error = status.error.expect("a failed job says why");
+    assert_eq!(error.code, "market_unavailable");
+    assert!(error.message.contains("http: 0 read, 8 blocked"), "{}", error.message);
+    assert!(error.message.contains("bot challenge") && error.message.contains("browser source"), "{}", error.message);
+    let stats = sim.stats().await;
+    assert!(stats["challenged"].as_u64().unwrap() >= 1, "{stats}");
+    mesh.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_browser_source_reads_through_the_challenge_what_a_permissive_simulator_serves() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let Some(chromium) = cratedigger_testkit::chromium() else { return };
+    let (challenging, permissive) = (sim(true).await, sim(false).await);
+    let user = "browserdigger";
+    challenging.create_user(user, WANTS).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded_settings(dir.path(), &challenging);
+    settings.market.sources = vec![SourceKind::Browser, SourceKind::Http];
+    settings.market.browser.executable = Some(chromium);
+    let mesh = Mesh::start(settings, |bus| bus).await;
+
+    let api = mesh.api();
+    let job = api.post_job(carts_body(user, 3)).await;
+    let (status, _) = api.wait(&job, Duration::from_secs(120)).await;
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    assert!(!status.partial, "{status:?}");
+
+    let stored = mesh.backends.results.get(Collection::Carts, job.as_str()).await.unwrap().expect("carts stored");
+    let carts: CartSet = serde_json::from_value(stored).unwrap();
+    assert_eq!((carts.market.fetched, carts.market.failed), (WANTS as u32, 0));
+    let served = SourceCoverage { source: "browser".into(), served: WANTS as u32, blocked: 0, failed: 0 };
+    assert_eq!(carts.market.sources, vec![served], "the browser served every release, plain http was never needed");
+
+    // Every stored listing is the one the same world serves to a plain client without
+    // the challenge, and nothing is missing.
+    let candidates = CandidateRecords::new(mesh.backends.kv.clone()).load(&job).await.unwrap().unwrap();
+    let ids: Vec<ReleaseId> = candidates.releases.iter().map(|c| c.release_id).collect();
+    let config = ClientConfig::single_host(&permissive.base, Auth::Token(Secret::new("t"))).unwrap();
+    let direct = DiscogsClient::new(config, Arc::new(MemoryRateLimiter::new(RateLimitPolicy::per_minute(6_000)))).unwrap();
+    let stored = mesh.backends.catalog.listings(&ids, false).await.unwrap();
+    let mut total = 0;
+    for &release in &ids {
+        let page = direct.release_listings(release, 1, 250).await.unwrap();
+        let mut expected: Vec<_> = page.listings.iter().map(|l| (l.id, l.price)).collect();
+        let mut got: Vec<_> = stored.iter().filter(|l| l.release_id == release).map(|l| (l.id, l.price)).collect();
+        expected.sort_by_key(|(id, _)| *id);
+        got.sort_by_key(|(id, _)| *id);
+        assert_eq!(got, expected, "release {release}");
+        total += got.len();
+    }
+    assert!(total > 0, "the candidates have listings");
+    mesh.stop().await;
+}
