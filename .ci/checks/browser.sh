@@ -2,7 +2,8 @@
 # The web page in headless Chromium (Debian's `chromium`, driven by playwright-core from
 # npm): starts `cratedigger up --sim` from the debug build on a free port, submits a carts
 # job through the form, follows its progress and checks that the carts table shows the
-# optimiser's best cart as the API gives it (services/gateway/tests/browser/carts.mjs).
+# optimiser's best cart as the API gives it, read through the browser listing source
+# past the simulator's challenge (services/gateway/tests/browser/carts.mjs).
 # Screenshots go to target/browser/. Installs what is missing; idempotent. Runs from the
 # repository root after `cargo build --workspace --all-targets`.
 set -euo pipefail

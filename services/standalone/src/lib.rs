@@ -107,6 +107,11 @@ pub struct UpArgs {
     /// Stop once the corpus is trained instead of serving (for scripted checks).
     #[arg(long)]
     pub exit_after_setup: bool,
+    /// With --sim: serve the marketplace pages without today's bot challenge. By default
+    /// the simulator challenges them as www.discogs.com does, and only the browser
+    /// source (a local Chromium) gets through.
+    #[arg(long)]
+    pub no_challenge: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -354,9 +359,25 @@ pub async fn up(settings: &mut AppSettings, args: UpArgs) -> anyhow::Result<()> 
     running.await.context("the services stopped unexpectedly")?
 }
 
+/// Says at start-up, rather than in every carts job, that no source can pass the
+/// simulator's challenge.
+fn warn_without_a_browser(settings: &AppSettings) {
+    let market = &settings.market;
+    let browser_listed = market.sources.contains(&cratedigger_market::SourceKind::Browser);
+    if !browser_listed {
+        tracing::warn!("the simulator challenges its marketplace pages and market.sources has no browser: carts jobs will find them blocked (add \"browser\", or run up --sim --no-challenge)");
+    } else if market.browser.url.is_none() && cratedigger_discogs::browser::local_chromium(&market.browser).is_none() {
+        tracing::warn!("no chromium found for the browser source: carts jobs will find the simulator's marketplace pages blocked (install chromium, set market.browser.executable, or run up --sim --no-challenge)");
+    }
+}
+
 /// Starts the simulator in this process and points the Discogs settings at it.
 async fn start_simulator(settings: &mut AppSettings, args: &UpArgs) -> anyhow::Result<Box<dyn Runnable>> {
-    let mut sim_settings = cratedigger_discogs_sim::SimSettings { seed: args.seed, ..Default::default() };
+    let mut sim_settings =
+        cratedigger_discogs_sim::SimSettings { seed: args.seed, web_challenge: !args.no_challenge, ..Default::default() };
+    if sim_settings.web_challenge {
+        warn_without_a_browser(settings);
+    }
     // The demo should not wait on Discogs' real budget; benchmarks set their own.
     sim_settings.rate_limit.authenticated = None;
     sim_settings.rate_limit.unauthenticated = None;

@@ -57,6 +57,19 @@ impl Default for BrowserSettings {
     }
 }
 
+/// The Chromium a local launch would use: [`BrowserSettings::executable`] if set (and a
+/// file), else the first of the usual names on the PATH.
+pub fn local_chromium(settings: &BrowserSettings) -> Option<PathBuf> {
+    if let Some(executable) = &settings.executable {
+        return executable.is_file().then(|| executable.clone());
+    }
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
 /// Flags for a headless Chromium on a server: no sandbox (containers run it as a plain
 /// user without namespaces), and nothing that calls home.
 const LAUNCH_FLAGS: [&str; 5] = [
@@ -274,7 +287,7 @@ impl BrowserListingSource {
                     .launch_timeout(Duration::from_millis(self.settings.launch_timeout_ms.max(1)))
                     .request_timeout(Duration::from_millis(self.settings.page_timeout_ms.max(1)))
                     .args(LAUNCH_FLAGS);
-                if let Some(executable) = &self.settings.executable {
+                if let Some(executable) = local_chromium(&self.settings) {
                     config = config.chrome_executable(executable);
                 }
                 let config = config.build().map_err(|e| format!("browser settings: {e}"))?;

@@ -113,6 +113,11 @@ try {
   const response = await page.request.get(base + '/api/v1/jobs/' + job + '/carts');
   check(response.ok(), 'GET /api/v1/jobs/{id}/carts answers');
   const set = await response.json();
+  // `up --sim` challenges its marketplace pages as Discogs does: the browser source read them.
+  const sources = (set.market && set.market.sources) || [];
+  const viaBrowser = sources.find((s) => s.source === 'browser');
+  check(viaBrowser && viaBrowser.served > 0 && set.market.failed === 0,
+    'the listings came through the browser source past the challenge: ' + JSON.stringify(sources));
   const best = set.plan.scenarios.find((s) => s.max_sellers === null || s.max_sellers === undefined);
   check(best && best.cart, 'the optimiser found a best cart');
   const shown = await page.$eval('section.scenario[data-scenario="any"]', (section) => ({
