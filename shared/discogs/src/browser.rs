@@ -262,13 +262,14 @@ impl BrowserListingSource {
         };
         self.started.store(generation, Ordering::Relaxed);
         *self.unavailable.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        tracing::info!(generation, remote = self.settings.url.is_some(), "browser ready");
+        tracing::info!(generation, remote = ?self.settings.url, "browser ready");
         *current = Some(session.clone());
         Ok(session)
     }
 
     async fn start_session(&self, generation: u64) -> Result<Session, String> {
-        let (browser, mut handler, profile) = match &self.settings.url {
+        let remote = self.settings.url.as_deref().map(str::trim).filter(|url| !url.is_empty());
+        let (browser, mut handler, profile) = match remote {
             Some(url) => {
                 let address = devtools_address(url).await?;
                 let (browser, handler) =
@@ -429,11 +430,23 @@ impl ListingSource for BrowserListingSource {
 }
 
 /// The WebSocket address of a browser service: as given when it is one, else looked up
-/// from `{url}/json/version` (what Chromium's `--remote-debugging-port` serves).
+/// from `{url}/json/version` (what Chromium's `--remote-debugging-port` serves). Chromium
+/// answers DevTools requests only when they address it by IP or as localhost, so a
+/// service name (`browser:9222`) is resolved first.
 async fn devtools_address(url: &str) -> Result<String, String> {
     if url.starts_with("ws://") || url.starts_with("wss://") {
         return Ok(url.to_owned());
     }
+    let mut given = Url::parse(url).map_err(|e| format!("browser url {url}: {e}"))?;
+    let (host, port) = (given.host_str().unwrap_or("localhost").to_owned(), given.port_or_known_default().unwrap_or(9222));
+    let ip = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| format!("resolving the browser host {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("the browser host {host} has no address"))?
+        .ip();
+    given.set_ip_host(ip).map_err(|()| format!("browser url {url}: cannot address {ip}"))?;
+    let url = given.as_str();
     #[derive(Deserialize)]
     struct Version {
         #[serde(rename = "webSocketDebuggerUrl")]
@@ -448,13 +461,11 @@ async fn devtools_address(url: &str) -> Result<String, String> {
         .and_then(reqwest::Response::error_for_status)
         .map_err(|e| format!("asking {version_url} for the browser's address: {e}"))?;
     let version: Version = answer.json().await.map_err(|e| format!("reading {version_url}: {e}"))?;
-    // A browser in a container reports its own loopback address; reach it by the host we
-    // were given instead.
-    let given = Url::parse(url).map_err(|e| format!("browser url {url}: {e}"))?;
+    // A browser in a container reports its own loopback address (or none, port 80); reach
+    // it where we reached it instead.
     let mut address = Url::parse(&version.web_socket_debugger_url).map_err(|e| format!("browser address from {version_url}: {e}"))?;
-    if let Some(host) = given.host_str() {
-        let _ = address.set_host(Some(host));
-    }
+    address.set_ip_host(ip).map_err(|()| format!("browser address from {version_url}: cannot address {ip}"))?;
+    address.set_port(Some(port)).map_err(|()| format!("browser address from {version_url}: cannot set port {port}"))?;
     Ok(address.to_string())
 }
 

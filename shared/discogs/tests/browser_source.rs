@@ -134,3 +134,58 @@ async fn a_killed_browser_fails_the_page_retryably_and_the_next_page_gets_a_new_
     assert_ne!(source.process_id().await, Some(pid));
     source.shutdown().await;
 }
+
+/// A Chromium of its own, listening for DevTools on a free port: a browser service.
+struct BrowserService {
+    child: std::process::Child,
+    port: u16,
+    _profile: tempfile::TempDir,
+}
+
+impl BrowserService {
+    fn start(executable: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let profile = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new(executable)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+            .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            .arg(format!("--remote-debugging-port={port}"))
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Self { child, port, _profile: profile }
+    }
+}
+
+impl Drop for BrowserService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_service_is_reached_by_its_devtools_url() {
+    let Some(chromium) = cratedigger_testkit::chromium() else { return };
+    let sim = Background::start(sim_settings(true)).await.unwrap();
+    let release = releases_for_sale(&sim, 1).await[0];
+    let service = BrowserService::start(&chromium);
+    // By name, as a service is addressed (`http://browser:9222`): resolved, then asked.
+    let settings = BrowserSettings { url: Some(format!("http://localhost:{}", service.port)), ..BrowserSettings::default() };
+    // Wait for it to listen, as a client of a starting service would.
+    let version = format!("http://127.0.0.1:{}/json/version", service.port);
+    for _ in 0..100 {
+        if reqwest::get(&version).await.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let source = BrowserListingSource::new(settings, url::Url::parse(sim.base()).unwrap(), limiter());
+    source.start().await.unwrap();
+    let page = source.release_listings(release, 1, 250).await;
+    assert!(page.as_ref().is_ok_and(|p| !p.listings.is_empty()), "{page:?}");
+    assert_eq!(source.process_id().await, None, "nothing launched here");
+    source.shutdown().await;
+}
