@@ -28,9 +28,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{SecondsFormat, Utc};
 use cratedigger_bus::EventBus;
-use cratedigger_catalog::{Catalog, CatalogError, ListingChanges};
+use cratedigger_catalog::{Catalog, CatalogError, ListingChanges, Release};
 use cratedigger_discogs::market::Listing as PageListing;
-use cratedigger_discogs::{BrowserSettings, DiscogsError};
+use cratedigger_discogs::{BrowserSettings, DiscogsClient, DiscogsError};
 use cratedigger_domain::{JobId, ReleaseId, Stage};
 use cratedigger_kit::{EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, subscription};
 use cratedigger_kv::{KeyValue, KvError};
@@ -63,6 +63,9 @@ pub struct MarketSettings {
     /// The browser source's browser (`market.browser.url`, `.executable`, `.tabs`,
     /// `.page_timeout_ms`).
     pub browser: BrowserSettings,
+    /// Ask the marketplace stats API first (one API request per release) and load no
+    /// page for a release with nothing for sale.
+    pub stats_precheck: bool,
 }
 
 impl Default for MarketSettings {
@@ -74,6 +77,7 @@ impl Default for MarketSettings {
             concurrency: 4,
             sources: vec![SourceKind::Browser, SourceKind::Http],
             browser: BrowserSettings::default(),
+            stats_precheck: true,
         }
     }
 }
@@ -88,12 +92,17 @@ enum Fetched {
     Failed(String),
 }
 
+/// The name the coverage gives releases the stats pre-check settled (nothing for sale).
+pub const STATS_SOURCE: &str = "stats";
+
 /// Sources that met a challenge within the chunk being read, with what they met.
 type BlockedSources = BTreeMap<&'static str, String>;
 
 pub struct Market {
     catalog: Arc<dyn Catalog>,
     sources: Vec<NamedSource>,
+    /// The marketplace stats API, for the pre-check (`market.stats_precheck`).
+    stats: Option<DiscogsClient>,
     freshness: ListingFreshness,
     records: MarketRecords,
     publisher: Publisher,
@@ -105,6 +114,7 @@ impl Market {
         catalog: Arc<dyn Catalog>,
         kv: Arc<dyn KeyValue>,
         sources: Vec<NamedSource>,
+        stats: Option<DiscogsClient>,
         bus: Arc<dyn EventBus>,
         settings: MarketSettings,
     ) -> Arc<Self> {
@@ -112,6 +122,7 @@ impl Market {
         Arc::new(Self {
             catalog,
             sources,
+            stats: stats.filter(|_| settings.stats_precheck),
             freshness: ListingFreshness::new(kv.clone(), ttl),
             records: MarketRecords::new(kv),
             publisher: Publisher::new(bus),
@@ -178,8 +189,11 @@ impl Market {
         }
         let seen_at = Utc::now();
         let mut failures = Vec::new();
-        let mut served = None;
+        let mut served = self.nothing_for_sale(release).await?.then(|| (STATS_SOURCE, Vec::new()));
         for source in &self.sources {
+            if served.is_some() {
+                break;
+            }
             if blocked.contains_key(source.name) {
                 continue;
             }
@@ -235,6 +249,33 @@ impl Market {
         self.freshness.mark_fresh(release, &stamp).await.map_err(HandleError::retry)?;
         tracing::debug!(%release, source, listings = rows.len(), inserted = changes.inserted, price_changed = changes.price_changed, gone = changes.gone, "listings stored");
         Ok(Fetched::Stored(changes))
+    }
+
+    /// The pre-check: whether the marketplace stats API says nothing is for sale, so that
+    /// no page need be loaded. What it says of the lowest price is kept on the release for
+    /// the next job's over-budget filter. A failure other than a retryable one only skips
+    /// the pre-check: the pages are read as without it.
+    async fn nothing_for_sale(&self, release: ReleaseId) -> Result<bool, HandleError> {
+        let Some(discogs) = &self.stats else {
+            return Ok(false);
+        };
+        let stats = match discogs.marketplace_stats(release, None).await {
+            Ok(stats) => stats,
+            // Discogs has no such release (any more): nothing is for sale.
+            Err(DiscogsError::NotFound { .. }) => return Ok(true),
+            Err(e) if e.is_retryable() => return Err(HandleError::retry(e)),
+            Err(e) => {
+                tracing::warn!(%release, error = %e, "marketplace stats unreadable: reading the pages");
+                return Ok(false);
+            }
+        };
+        let for_sale = stats.num_for_sale.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+        let mut stored = self.catalog.releases(&[release]).await.map_err(HandleError::retry)?;
+        if let Some(row) = stored.pop() {
+            let row = Release { lowest_price: stats.lowest_price.or(row.lowest_price), num_for_sale: for_sale, ..row };
+            self.catalog.upsert_releases(&[row]).await.map_err(HandleError::retry)?;
+        }
+        Ok(for_sale == Some(0) || stats.blocked_from_sale)
     }
 
     /// Every listing of the release through `source`, page after page, up to `max_pages`.

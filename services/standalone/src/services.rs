@@ -176,7 +176,8 @@ fn tasks_with(
         Service::Market => {
             let market = settings.market();
             let sources = cratedigger_market::build_sources(&market.sources, &backends.discogs, &market.browser);
-            Market::new(backends.catalog.clone(), backends.kv.clone(), sources, backends.bus.clone(), market)
+            let stats = Some(backends.discogs.clone());
+            Market::new(backends.catalog.clone(), backends.kv.clone(), sources, stats, backends.bus.clone(), market)
                 .workers(&worker)
         }
         Service::Carts => CartsStage::new(

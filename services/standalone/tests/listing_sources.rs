@@ -2,6 +2,8 @@
 //! managed challenge that only a real browser passes. Plain HTTP is blocked on every
 //! release and the job says so, with what to do; the browser source reads the same
 //! listings a permissive simulator serves, and the job says which source served them.
+//! The marketplace stats pre-check (an open API call) spares the page loads of releases
+//! with nothing for sale.
 
 mod support;
 
@@ -16,6 +18,8 @@ use cratedigger_market::SourceKind;
 use cratedigger_results::Collection;
 use cratedigger_status::CandidateRecords;
 use support::carts::carts_body;
+use serde_json::{Value, json};
+use support::carts::sell_release_pages;
 use support::{Mesh, Sim, embedded_settings};
 
 const WANTS: usize = 8;
@@ -93,4 +97,52 @@ async fn the_browser_source_reads_through_the_challenge_what_a_permissive_simula
     }
     assert!(total > 0, "the candidates have listings");
     mesh.stop().await;
+}
+
+/// Runs one carts job for `user` on a fresh mesh; returns its coverage and the pages read.
+async fn carts_job_pages(sim: &Sim, user: &str, stats_precheck: bool) -> (CartSet, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded_settings(dir.path(), sim);
+    settings.market.stats_precheck = stats_precheck;
+    let mesh = Mesh::start(settings, |bus| bus).await;
+    sim.reset_stats().await;
+    let api = mesh.api();
+    let job = api.post_job(carts_body(user, 3)).await;
+    let (status, _) = api.wait(&job, Duration::from_secs(90)).await;
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    let pages = sell_release_pages(&sim.stats().await);
+    let stored = mesh.backends.results.get(Collection::Carts, job.as_str()).await.unwrap().expect("carts stored");
+    mesh.stop().await;
+    (serde_json::from_value(stored).unwrap(), pages)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_stats_pre_check_loads_no_page_for_releases_with_nothing_for_sale() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let sim = sim(false).await;
+    // A wantlist of 20 releases, 12 of them (60 %) with nothing for sale.
+    let http = reqwest::Client::new();
+    let world: Value = http.get(format!("{}/_sim/releases?per_page=2000", sim.base)).send().await.unwrap().json().await.unwrap();
+    let releases = world["releases"].as_array().unwrap();
+    let for_sale = |r: &&Value| r["num_for_sale"].as_u64().unwrap_or(0);
+    let unsold: Vec<u64> = releases.iter().filter(|r| for_sale(r) == 0).take(12).map(|r| r["id"].as_u64().unwrap()).collect();
+    let sold: Vec<u64> = releases.iter().filter(|r| (1..=30).contains(&for_sale(r))).take(8).map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!((unsold.len(), sold.len()), (12, 8));
+    let user = "precheckdigger";
+    sim.create_user(user, 0).await;
+    for id in unsold.iter().chain(&sold) {
+        let url = format!("{}/_sim/users/{user}/wants", sim.base);
+        http.post(url).json(&json!({ "release_id": id })).send().await.unwrap().error_for_status().unwrap();
+    }
+
+    let (without, pages_without) = carts_job_pages(&sim, user, false).await;
+    let (with, pages_with) = carts_job_pages(&sim, user, true).await;
+    assert_eq!(pages_without, 20, "one page per release without the pre-check");
+    assert_eq!(pages_with, 8, "no page for the 12 releases with nothing for sale");
+    let row = |source: &str, served| SourceCoverage { source: source.into(), served, blocked: 0, failed: 0 };
+    assert_eq!(with.market.sources, vec![row("http", 8), row("stats", 12)]);
+    assert_eq!((with.market.fetched, with.market.failed), (20, 0));
+    assert_eq!(with.plan, without.plan, "the same carts either way");
+    let ratio = pages_with as f64 / pages_without as f64;
+    println!("{}", json!({ "benchmark": "stats pre-check", "releases": 20, "nothing_for_sale": 12, "pages_without": pages_without, "pages_with": pages_with, "ratio": ratio }));
 }

@@ -59,6 +59,7 @@ fn deployment_env(servers: &Servers, sim: &Sim, name: &str, blobs: &std::path::P
         ("APP_DISCOGS__API_URL", sim.base.clone()),
         ("APP_DISCOGS__WEB_URL", sim.base.clone()),
         ("APP_MARKET__SOURCES", "http".to_owned()),
+        ("APP_MARKET__STATS_PRECHECK", "false".to_owned()),
         ("APP_DISCOGS__TOKEN", "test-token".to_owned()),
         ("APP_DISCOGS__REQUESTS_PER_MINUTE", "60000".to_owned()),
         ("APP_DISCOGS__LIMITER", "redis".to_owned()),

@@ -288,8 +288,10 @@ impl BrowserListingSource {
                     .launch_timeout(Duration::from_millis(self.settings.launch_timeout_ms.max(1)))
                     .request_timeout(Duration::from_millis(self.settings.page_timeout_ms.max(1)))
                     .args(LAUNCH_FLAGS);
-                if let Some(executable) = local_chromium(&self.settings) {
-                    config = config.chrome_executable(executable);
+                match (&self.settings.executable, local_chromium(&self.settings)) {
+                    (_, Some(executable)) => config = config.chrome_executable(executable),
+                    (Some(named), None) => return Err(format!("market.browser.executable {} is not a file", named.display())),
+                    (None, None) => return Err("no chromium on the PATH (install chromium, or set market.browser.executable or .url)".into()),
                 }
                 let config = config.build().map_err(|e| format!("browser settings: {e}"))?;
                 let (browser, handler) = Browser::launch(config).await.map_err(|e| format!("launching chromium: {e}"))?;
