@@ -78,24 +78,7 @@ async fn the_browser_source_reads_through_the_challenge_what_a_permissive_simula
     let served = SourceCoverage { source: "browser".into(), served: WANTS as u32, blocked: 0, failed: 0 };
     assert_eq!(carts.market.sources, vec![served], "the browser served every release, plain http was never needed");
 
-    // Every stored listing is the one the same world serves to a plain client without
-    // the challenge, and nothing is missing.
-    let candidates = CandidateRecords::new(mesh.backends.kv.clone()).load(&job).await.unwrap().unwrap();
-    let ids: Vec<ReleaseId> = candidates.releases.iter().map(|c| c.release_id).collect();
-    let config = ClientConfig::single_host(&permissive.base, Auth::Token(Secret::new("t"))).unwrap();
-    let direct = DiscogsClient::new(config, Arc::new(MemoryRateLimiter::new(RateLimitPolicy::per_minute(6_000)))).unwrap();
-    let stored = mesh.backends.catalog.listings(&ids, false).await.unwrap();
-    let mut total = 0;
-    for &release in &ids {
-        let page = direct.release_listings(release, 1, 250).await.unwrap();
-        let mut expected: Vec<_> = page.listings.iter().map(|l| (l.id, l.price)).collect();
-        let mut got: Vec<_> = stored.iter().filter(|l| l.release_id == release).map(|l| (l.id, l.price)).collect();
-        expected.sort_by_key(|(id, _)| *id);
-        got.sort_by_key(|(id, _)| *id);
-        assert_eq!(got, expected, "release {release}");
-        total += got.len();
-    }
-    assert!(total > 0, "the candidates have listings");
+    assert_same_listings(&mesh, &job, &permissive).await;
     mesh.stop().await;
 }
 
@@ -145,4 +128,87 @@ async fn the_stats_pre_check_loads_no_page_for_releases_with_nothing_for_sale() 
     assert_eq!(with.plan, without.plan, "the same carts either way");
     let ratio = pages_with as f64 / pages_without as f64;
     println!("{}", json!({ "benchmark": "stats pre-check", "releases": 20, "nothing_for_sale": 12, "pages_without": pages_without, "pages_with": pages_with, "ratio": ratio }));
+}
+
+/// Every listing stored for the job's candidates is the one the same world serves to a
+/// plain client without the challenge, and none is missing or extra.
+async fn assert_same_listings(mesh: &Mesh, job: &cratedigger_domain::JobId, permissive: &Sim) {
+    let candidates = CandidateRecords::new(mesh.backends.kv.clone()).load(job).await.unwrap().unwrap();
+    let ids: Vec<ReleaseId> = candidates.releases.iter().map(|c| c.release_id).collect();
+    let config = ClientConfig::single_host(&permissive.base, Auth::Token(Secret::new("t"))).unwrap();
+    let direct = DiscogsClient::new(config, Arc::new(MemoryRateLimiter::new(RateLimitPolicy::per_minute(6_000)))).unwrap();
+    let stored = mesh.backends.catalog.listings(&ids, false).await.unwrap();
+    let mut total = 0;
+    for &release in &ids {
+        let page = direct.release_listings(release, 1, 250).await.unwrap();
+        let mut expected: Vec<_> = page.listings.iter().map(|l| (l.id, l.price)).collect();
+        let mut got: Vec<_> = stored.iter().filter(|l| l.release_id == release).map(|l| (l.id, l.price)).collect();
+        expected.sort_by_key(|(id, _)| *id);
+        got.sort_by_key(|(id, _)| *id);
+        assert_eq!(got, expected, "release {release}");
+        total += got.len();
+    }
+    assert!(total > 0, "the candidates have listings");
+}
+
+/// The Chromium processes this test process launched (the browser source's), by pid.
+fn our_chromiums() -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { return false };
+            let comm = &stat[open + 1..close];
+            let ppid = stat[close + 1..].split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+            ppid == Some(me) && comm.contains("chrom")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_browser_killed_mid_chunk_is_restarted_and_no_listing_is_lost_or_doubled() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let Some(chromium) = cratedigger_testkit::chromium() else { return };
+    let (challenging, permissive) = (sim(true).await, sim(false).await);
+    let user = "crashdigger";
+    challenging.create_user(user, 12).await;
+    // Slow pages, so the chunk is still being read when the browser goes.
+    challenging.fault(json!({"kind": "latency", "ms": 250, "path_prefix": "/sell/"})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded_settings(dir.path(), &challenging);
+    settings.market.sources = vec![SourceKind::Browser];
+    settings.market.browser.executable = Some(chromium);
+    let mesh = Mesh::start(settings, |bus| bus).await;
+
+    let api = mesh.api();
+    let job = api.post_job(carts_body(user, 3)).await;
+    // Once a few pages are in, SIGKILL the browser.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let killed = loop {
+        let pages = sell_release_pages(&challenging.stats().await);
+        let browsers = our_chromiums();
+        if pages >= 4 && browsers.len() == 1 {
+            let pid = browsers[0];
+            let status = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+            assert!(status.success());
+            break pid;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no pages read ({pages}) or no browser ({browsers:?})");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (status, _) = api.wait(&job, Duration::from_secs(120)).await;
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    assert!(!status.partial, "the retried chunk read everything: {status:?}");
+    let restarted = our_chromiums();
+    assert!(!restarted.is_empty() && !restarted.contains(&killed), "a new browser read the rest: {restarted:?}");
+
+    let stored = mesh.backends.results.get(Collection::Carts, job.as_str()).await.unwrap().expect("carts stored");
+    let carts: CartSet = serde_json::from_value(stored).unwrap();
+    assert_eq!((carts.market.fetched, carts.market.failed), (12, 0));
+    assert_eq!(carts.market.sources, vec![SourceCoverage { source: "browser".into(), served: 12, blocked: 0, failed: 0 }]);
+    assert_same_listings(&mesh, &job, &permissive).await;
+    mesh.stop().await;
 }

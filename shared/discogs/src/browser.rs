@@ -321,7 +321,14 @@ impl BrowserListingSource {
 
     /// Loads the page in `tab` and waits until it is something other than a challenge.
     /// `seen` keeps what the last look found, for the caller when the time runs out.
-    async fn read(&self, tab: &Page, url: &Url, context: &PageContext, seen: &mut Option<&'static str>) -> Result<ListingsPage, TabFailure> {
+    async fn read(
+        &self,
+        session: &Session,
+        tab: &Page,
+        url: &Url,
+        context: &PageContext,
+        seen: &mut Option<&'static str>,
+    ) -> Result<ListingsPage, TabFailure> {
         let endpoint = url.path().to_owned();
         match tab.goto(url.as_str()).await {
             Ok(_) => {}
@@ -332,10 +339,14 @@ impl BrowserListingSource {
         }
         loop {
             // While the challenge's script reloads the page, the document being read
-            // may go away under the script: that is a look to try again, not a failure.
-            if let Ok(snapshot) = tab.evaluate(SNAPSHOT).await.and_then(|v| v.into_value::<Snapshot>().map_err(Into::into))
-                && snapshot.ready == "complete"
-            {
+            // may go away under the script: that is a look to try again, not a failure,
+            // unless the browser itself is gone.
+            let snapshot = match tab.evaluate(SNAPSHOT).await.and_then(|v| v.into_value::<Snapshot>().map_err(Into::into)) {
+                Ok(snapshot) => Some(snapshot),
+                Err(e) if !session.is_alive() => return Err(TabFailure::Browser(format!("reading the page: {e}"))),
+                Err(_) => None,
+            };
+            if let Some(snapshot) = snapshot.filter(|s| s.ready == "complete") {
                 let status = StatusCode::from_u16(snapshot.status).unwrap_or(StatusCode::OK);
                 let context = context.clone();
                 let page = tokio::task::spawn_blocking(move || read_market_page(status, &HeaderMap::new(), &snapshot.html, &context))
@@ -397,7 +408,7 @@ impl ListingSource for BrowserListingSource {
 
         let mut seen = None;
         let left = timeout.saturating_sub(started.elapsed());
-        let outcome = tokio::time::timeout(left, self.read(&tab, &url, &PageContext::release(release), &mut seen)).await;
+        let outcome = tokio::time::timeout(left, self.read(&session, &tab, &url, &PageContext::release(release), &mut seen)).await;
         match outcome {
             Ok(Ok(listings)) => {
                 session.put_back(tab);
