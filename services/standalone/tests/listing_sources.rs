@@ -5,6 +5,9 @@
 //! The marketplace stats pre-check (an open API call) spares the page loads of releases
 //! with nothing for sale.
 
+// Helpers outside #[test] functions fail loudly too: a test is the only caller.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::sync::Arc;

@@ -3,6 +3,9 @@
 //! the very listings a permissive simulator serves; a challenge that never clears is
 //! `blocked` within the page timeout; a browser killed mid-way is replaced.
 
+// Helpers outside #[test] functions fail loudly too: a test is the only caller.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -4,6 +4,9 @@
 //! none is ever an empty list of listings, whatever status it came with (a page read in a
 //! browser or saved to disk has none).
 
+// Helpers outside #[test] functions fail loudly too: a test is the only caller.
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 
 use cratedigger_discogs::market::{MarketPage, PageContext, read_market_page};
