@@ -263,7 +263,7 @@ impl Market {
             Ok(stats) => stats,
             // Discogs has no such release (any more): nothing is for sale.
             Err(DiscogsError::NotFound { .. }) => return Ok(true),
-            Err(e) if e.is_retryable() => return Err(HandleError::retry(e)),
+            // Only a shortcut: when the API cannot say, the pages are read as without it.
             Err(e) => {
                 tracing::warn!(%release, error = %e, "marketplace stats unreadable: reading the pages");
                 return Ok(false);
@@ -272,7 +272,8 @@ impl Market {
         let for_sale = stats.num_for_sale.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
         let mut stored = self.catalog.releases(&[release]).await.map_err(HandleError::retry)?;
         if let Some(row) = stored.pop() {
-            let row = Release { lowest_price: stats.lowest_price.or(row.lowest_price), num_for_sale: for_sale, ..row };
+            let lowest_price = if for_sale == Some(0) { None } else { stats.lowest_price.or(row.lowest_price) };
+            let row = Release { lowest_price, num_for_sale: for_sale, ..row };
             self.catalog.upsert_releases(&[row]).await.map_err(HandleError::retry)?;
         }
         Ok(for_sale == Some(0) || stats.blocked_from_sale)

@@ -366,7 +366,9 @@ fn warn_without_a_browser(settings: &AppSettings) {
     let browser_listed = market.sources.contains(&cratedigger_market::SourceKind::Browser);
     if !browser_listed {
         tracing::warn!("the simulator challenges its marketplace pages and market.sources has no browser: carts jobs will find them blocked (add \"browser\", or run up --sim --no-challenge)");
-    } else if market.browser.url.is_none() && cratedigger_discogs::browser::local_chromium(&market.browser).is_none() {
+    } else if market.browser.url.as_deref().is_none_or(|url| url.trim().is_empty())
+        && cratedigger_discogs::browser::local_chromium(&market.browser).is_none()
+    {
         tracing::warn!("no chromium found for the browser source: carts jobs will find the simulator's marketplace pages blocked (install chromium, set market.browser.executable, or run up --sim --no-challenge)");
     }
 }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::handler::HandlerConfig;
 use chromiumoxide::page::Page;
 use cratedigger_domain::ReleaseId;
 use futures::StreamExt;
@@ -249,11 +250,21 @@ impl BrowserListingSource {
         }
         if let Some(dead) = current.take() {
             tracing::warn!(generation = dead.generation, "the browser is gone: starting another");
-            dead.close().await;
+            // Closing may take seconds; nobody waits for it.
+            tokio::spawn(async move { dead.close().await });
         }
         let generation = self.started.load(Ordering::Relaxed) + 1;
-        let session = match self.start_session(generation).await {
+        let launch_timeout = Duration::from_millis(self.settings.launch_timeout_ms.max(1));
+        let started = tokio::time::timeout(launch_timeout, self.start_session(generation))
+            .await
+            .unwrap_or_else(|_| Err(format!("the browser did not start or answer within {launch_timeout:?}")));
+        let session = match started {
             Ok(session) => Arc::new(session),
+            Err(detail) if self.remote_url().is_some() => {
+                // A browser service that is restarting comes back: worth retrying soon.
+                tracing::warn!(%detail, "the browser service did not answer");
+                return Err(DiscogsError::Browser { endpoint: endpoint.to_owned(), detail });
+            }
             Err(detail) => {
                 tracing::warn!(%detail, "no browser: pages go to the next source for a while");
                 *self.unavailable.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now() + UNAVAILABLE_PAUSE, detail.clone()));
@@ -267,13 +278,23 @@ impl BrowserListingSource {
         Ok(session)
     }
 
+    /// The browser service's address, when one is set (an empty setting launches locally).
+    fn remote_url(&self) -> Option<&str> {
+        self.settings.url.as_deref().map(str::trim).filter(|url| !url.is_empty())
+    }
+
     async fn start_session(&self, generation: u64) -> Result<Session, String> {
-        let remote = self.settings.url.as_deref().map(str::trim).filter(|url| !url.is_empty());
-        let (browser, mut handler, profile) = match remote {
+        let (browser, mut handler, profile) = match self.remote_url() {
             Some(url) => {
                 let address = devtools_address(url).await?;
-                let (browser, handler) =
-                    Browser::connect(address).await.map_err(|e| format!("connecting to the browser at {url}: {e}"))?;
+                // Commands wait as long as a page may take, as for a launched browser.
+                let config = HandlerConfig {
+                    request_timeout: Duration::from_millis(self.settings.page_timeout_ms.max(1)),
+                    ..HandlerConfig::default()
+                };
+                let (browser, handler) = Browser::connect_with_config(address, config)
+                    .await
+                    .map_err(|e| format!("connecting to the browser at {url}: {e}"))?;
                 (browser, handler, None)
             }
             None => {
@@ -356,6 +377,10 @@ impl BrowserListingSource {
                     Some(result) => return result.map_err(TabFailure::Page),
                     None => *seen = Some("a challenge the browser did not get past"),
                 }
+            } else {
+                // Loading again (the challenge passed and reloaded, or is still going):
+                // what was seen before no longer says what the page is.
+                *seen = None;
             }
             tokio::time::sleep(POLL).await;
         }
@@ -390,8 +415,9 @@ impl ListingSource for BrowserListingSource {
             endpoint: endpoint.clone(),
             detail: "the browser source was shut down".into(),
         })?;
-        self.limiter.acquire().await.map_err(|source| DiscogsError::RateLimiter { endpoint: endpoint.clone(), source })?;
+        // A browser first: no budget is spent on a page no browser can load.
         let session = self.session(&endpoint).await?;
+        self.limiter.acquire().await.map_err(|source| DiscogsError::RateLimiter { endpoint: endpoint.clone(), source })?;
         let started = Instant::now();
         let timeout = Duration::from_millis(self.settings.page_timeout_ms.max(1));
         let tab = match tokio::time::timeout(timeout, session.tab()).await {
@@ -450,16 +476,32 @@ async fn devtools_address(url: &str) -> Result<String, String> {
     if url.starts_with("ws://") || url.starts_with("wss://") {
         return Ok(url.to_owned());
     }
-    let mut given = Url::parse(url).map_err(|e| format!("browser url {url}: {e}"))?;
+    let given = Url::parse(url).map_err(|e| format!("browser url {url}: {e}"))?;
     let (host, port) = (given.host_str().unwrap_or("localhost").to_owned(), given.port_or_known_default().unwrap_or(9222));
-    let ip = tokio::net::lookup_host((host.as_str(), port))
+    let mut addresses: Vec<std::net::IpAddr> = tokio::net::lookup_host((host.as_str(), port))
         .await
         .map_err(|e| format!("resolving the browser host {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("the browser host {host} has no address"))?
-        .ip();
-    given.set_ip_host(ip).map_err(|()| format!("browser url {url}: cannot address {ip}"))?;
-    let url = given.as_str();
+        .map(|a| a.ip())
+        .collect();
+    // Chromium's DevTools listens on IPv4 unless told otherwise, while `localhost` often
+    // resolves to ::1 first.
+    addresses.sort_by_key(|ip| ip.is_ipv6());
+    addresses.dedup();
+    let mut last_error = format!("the browser host {host} has no address");
+    for ip in addresses {
+        match websocket_at(&given, ip, port).await {
+            Ok(address) => return Ok(address),
+            Err(e) => last_error = e,
+        }
+    }
+    Err(last_error)
+}
+
+/// Asks the browser at `ip` for its WebSocket address.
+async fn websocket_at(given: &Url, ip: std::net::IpAddr, port: u16) -> Result<String, String> {
+    let mut at = given.clone();
+    at.set_ip_host(ip).map_err(|()| format!("browser url {given}: cannot address {ip}"))?;
+    let url = at.as_str();
     #[derive(Deserialize)]
     struct Version {
         #[serde(rename = "webSocketDebuggerUrl")]

@@ -68,3 +68,12 @@ fn no_cloudflare_page_reads_as_listings() {
         }
     }
 }
+
+#[test]
+fn the_bot_management_script_on_an_ordinary_page_is_no_challenge() {
+    // Cloudflare injects this script into pages it lets through.
+    let ordinary = "<html><head><title>Some Release | Discogs</title></head><body><div id=\"page_content\">\
+        <h1>Some Release</h1></div><script src=\"/cdn-cgi/challenge-platform/scripts/jsd/main.js\"></script></body></html>";
+    let verdict = read_market_page(StatusCode::OK, &HeaderMap::new(), ordinary, &PageContext::default());
+    assert!(matches!(verdict, MarketPage::Unrecognised { .. }), "{verdict:?}");
+}

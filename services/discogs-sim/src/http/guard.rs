@@ -84,6 +84,15 @@ pub async fn guard(State(app): State<AppState>, mut request: Request, next: Next
     let api = kind.is_api();
     app.stats.record(kind, &path);
 
+    // Bot protection stands in front of the web host (and of the faults the origin
+    // injects), not in front of the API.
+    if let Some(challenge) = app.challenge.as_ref().filter(|_| !api)
+        && !challenge.admits(request.headers())
+    {
+        app.stats.record_challenged();
+        return challenge.page();
+    }
+
     let plan = lock(&app.faults).plan(&path);
     if !plan.is_quiet() {
         app.stats.record_fault();
@@ -100,13 +109,6 @@ pub async fn guard(State(app): State<AppState>, mut request: Request, next: Next
     }
     let truncate = plan.outcome == Some(FaultKind::TruncatedBody);
 
-    // Bot protection stands in front of the web host only, before its budget.
-    if let Some(challenge) = app.challenge.as_ref().filter(|_| !api)
-        && !challenge.admits(request.headers())
-    {
-        app.stats.record_challenged();
-        return challenge.page();
-    }
 
     if api && app.settings.require_user_agent && !has_user_agent(request.headers()) {
         return message(

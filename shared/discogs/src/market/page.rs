@@ -38,10 +38,12 @@ static SELECTORS: LazyLock<PageSelectors> = LazyLock::new(|| PageSelectors {
 });
 
 /// Marks of Cloudflare's challenge pages in every generation: the managed challenge's
-/// `_cf_chl_opt` and `/cdn-cgi/challenge-platform/` script, Turnstile's widget, and the
-/// legacy JavaScript challenge's `jschl` form. Titles are localised ("Einen Moment…"),
-/// these are not.
-const CHALLENGE_MARKS: [&str; 5] = ["challenge-platform", "cf_chl_", "challenges.cloudflare.com", "cf-turnstile", "jschl"];
+/// `_cf_chl_opt` and its orchestrate script under `/cdn-cgi/challenge-platform/h/`,
+/// Turnstile's widget, and the legacy JavaScript challenge's `jschl` form. Titles are
+/// localised ("Einen Moment…"), these are not. Bot management also injects
+/// `/cdn-cgi/challenge-platform/scripts/jsd/main.js` into ordinary pages, so that path
+/// alone is no mark.
+const CHALLENGE_MARKS: [&str; 5] = ["challenge-platform/h/", "cf_chl_", "challenges.cloudflare.com", "cf-turnstile", "jschl"];
 
 #[cfg(test)]
 pub(super) fn force_selectors() {
