@@ -34,6 +34,8 @@ pub enum FaultKind {
     Challenge,
     /// A redirect to the login page, as Discogs does for visitors it wants signed in.
     LoginWall,
+    /// Cloudflare's "Access denied" block page (error 1020): no script, no way through.
+    Blocked,
 }
 
 fn internal_server_error() -> u16 {

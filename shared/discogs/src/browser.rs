@@ -391,6 +391,11 @@ impl BrowserListingSource {
         let endpoint = endpoint.to_owned();
         Some(Err(match page {
             MarketPage::Listings(listings) => return Some(Ok(listings)),
+            // A block page stays one however long the browser waits; an interstitial may
+            // clear.
+            MarketPage::Challenge { evidence: evidence @ ("cloudflare block page" | "http 403 without a listings table") } => {
+                DiscogsError::Challenge { endpoint, evidence }
+            }
             MarketPage::Challenge { .. } => return None,
             MarketPage::LoginWall => DiscogsError::LoginWall { endpoint },
             MarketPage::NotFound => DiscogsError::NotFound { endpoint, status: 404, message: None },

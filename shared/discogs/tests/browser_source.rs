@@ -192,3 +192,26 @@ async fn a_browser_service_is_reached_by_its_devtools_url() {
     assert_eq!(source.process_id().await, None, "nothing launched here");
     source.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_pages_and_login_walls_are_blocked_at_once_not_after_the_page_timeout() {
+    let Some(chromium) = cratedigger_testkit::chromium() else { return };
+    let sim = Background::start(sim_settings(false)).await.unwrap();
+    let release = releases_for_sale(&sim, 1).await[0];
+    let source = browser(&sim, chromium, 20_000);
+    source.start().await.unwrap();
+    let faults = format!("{}/_sim/faults", sim.base());
+    let http = reqwest::Client::new();
+    // Neither a firewall block nor a login wall is anything a browser can wait out.
+    for kind in ["blocked", "login_wall"] {
+        http.delete(&faults).send().await.unwrap().error_for_status().unwrap();
+        http.post(&faults).json(&json!({"kind": kind, "path_prefix": "/sell/"})).send().await.unwrap().error_for_status().unwrap();
+        let started = std::time::Instant::now();
+        match source.release_listings(release, 1, 250).await {
+            Err(error) if error.is_blocked() => {}
+            other => panic!("{kind}: blocked expected, got {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{kind}: answered after {:?}", started.elapsed());
+    }
+    source.shutdown().await;
+}

@@ -36,6 +36,18 @@ pub fn challenge_page() -> Response {
     response
 }
 
+/// Cloudflare's firewall block (error 1020), which no client gets past.
+pub fn block_page() -> Response {
+    let body = "<!DOCTYPE html><html class=\"no-js\" lang=\"en-US\"><head>\
+        <title>Access denied | www.discogs.com used Cloudflare to restrict access</title></head>\
+        <body><div id=\"cf-wrapper\"><div id=\"cf-error-details\"><h1><span>Access denied</span>\
+        <span class=\"code-label\">Error code <span class=\"cf-error-code\">1020</span></span></h1>\
+        <p>You do not have access to www.discogs.com.</p></div></div></body></html>";
+    let mut response = (StatusCode::FORBIDDEN, [(CONTENT_TYPE, HTML)], body).into_response();
+    response.headers_mut().insert(HeaderName::from_static("server"), HeaderValue::from_static("cloudflare"));
+    response
+}
+
 /// Sends the visitor to the login page, keeping where they wanted to go.
 pub fn login_redirect(path: &str) -> Response {
     let target = format!(
@@ -106,5 +118,6 @@ pub fn fault_response(kind: &FaultKind, path: &str, api: bool) -> Option<Respons
         }
         FaultKind::Challenge => Some(challenge_page()),
         FaultKind::LoginWall => Some(login_redirect(path)),
+        FaultKind::Blocked => Some(block_page()),
     }
 }
