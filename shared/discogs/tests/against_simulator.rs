@@ -8,26 +8,20 @@ use std::time::{Duration, Instant};
 
 use cratedigger_discogs::api::{Auth, ClientConfig, PageRequest};
 use cratedigger_discogs::{DiscogsClient, DiscogsError, ListingSource, MemoryRateLimiter, RateLimitPolicy, Secret};
-use cratedigger_discogs_sim::{Application, SimSettings};
+use cratedigger_discogs_sim::{Background, SimSettings};
 use cratedigger_domain::{ReleaseId, Username};
 use serde_json::{Value, json};
 
 struct Sim {
     base: String,
     http: reqwest::Client,
-    stop: tokio::sync::oneshot::Sender<()>,
+    _serving: Background,
 }
 
 impl Sim {
     async fn start(settings: SimSettings) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let app = Application::with_listener(settings, listener).unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
-        Self { base, http: reqwest::Client::new(), stop }
+        let serving = Background::start(settings).await.unwrap();
+        Self { base: serving.base().to_owned(), http: reqwest::Client::new(), _serving: serving }
     }
 
     async fn unlimited() -> Self {
@@ -52,12 +46,6 @@ impl Sim {
     }
 }
 
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let (stop, _) = tokio::sync::oneshot::channel();
-        let _ = std::mem::replace(&mut self.stop, stop).send(());
-    }
-}
 
 fn plenty() -> RateLimitPolicy {
     RateLimitPolicy::per_minute(600_000)

@@ -95,8 +95,8 @@ pub struct MarketCoverage {
     pub cached: u32,
     /// Could not be fetched (the carts use what was).
     pub failed: u32,
-    /// What each listing source did, in the order of preference. Absent from carts
-    /// stored before sources were counted.
+    /// What each listing source did, by source name. Absent from carts stored before
+    /// sources were counted.
     #[serde(default)]
     pub sources: Vec<SourceCoverage>,
 }

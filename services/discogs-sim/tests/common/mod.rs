@@ -4,24 +4,15 @@
 
 use std::time::Duration;
 
-use cratedigger_discogs_sim::{Application, RateLimitSettings, SimSettings, WorldSpec};
+use cratedigger_discogs_sim::{Background, RateLimitSettings, SimSettings, WorldSpec};
 use serde_json::Value;
-use tokio::sync::oneshot;
 
 pub const USER_AGENT: &str = "cratedigger-tests/0.1 +https://example.invalid/cratedigger";
 
 pub struct TestSim {
     pub base: String,
     pub client: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for TestSim {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+    _serving: Background,
 }
 
 /// A small world with no rate limit, for tests that are not about the limit.
@@ -40,15 +31,8 @@ pub fn small_settings() -> SimSettings {
 }
 
 pub async fn spawn(settings: SimSettings) -> TestSim {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a free port");
-    let app = Application::with_listener(settings, listener).expect("simulator starts");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async {
-        let _ = stopped.await;
-    }));
+    let serving = Background::start(settings).await.expect("simulator starts");
+    let base = serving.base().to_owned();
     let client = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .redirect(reqwest::redirect::Policy::none())
@@ -58,7 +42,7 @@ pub async fn spawn(settings: SimSettings) -> TestSim {
     TestSim {
         base,
         client,
-        stop: Some(stop),
+        _serving: serving,
     }
 }
 

@@ -15,7 +15,7 @@ use cratedigger::settings::AppSettings;
 use cratedigger::services;
 use cratedigger_backends::Backends;
 use cratedigger_bus::{BusError, EventBus, OutgoingMessage, Subscription, SubscriptionSpec};
-use cratedigger_discogs_sim::{Application, SimSettings};
+use cratedigger_discogs_sim::{Background, SimSettings};
 use cratedigger_domain::JobId;
 use cratedigger_kit::{Health, Shutdown, run_all};
 use cratedigger_status::{JobStatus, StatusBoard};
@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 pub struct Sim {
     pub base: String,
     http: reqwest::Client,
-    shutdown: Shutdown,
+    _serving: Background,
 }
 
 impl Sim {
@@ -38,13 +38,8 @@ impl Sim {
     }
 
     pub async fn start_with(settings: SimSettings) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let app = Application::with_listener(settings, listener).unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let shutdown = Shutdown::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move { app.run_until_stopped(async move { stop.wait().await }).await });
-        Self { base, http: reqwest::Client::new(), shutdown }
+        let serving = Background::start(settings).await.unwrap();
+        Self { base: serving.base().to_owned(), http: reqwest::Client::new(), _serving: serving }
     }
 
     pub async fn users(&self, n: usize) -> Vec<cratedigger_domain::Username> {
@@ -84,12 +79,6 @@ impl Sim {
             }
         }
         owned
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.shutdown.trigger();
     }
 }
 
