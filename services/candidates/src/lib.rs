@@ -21,13 +21,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use cratedigger_bus::EventBus;
 use cratedigger_catalog::{Catalog, FxTable, InteractionKind, Release};
-use cratedigger_discogs::api::PageRequest;
 use cratedigger_discogs::DiscogsClient;
+use cratedigger_discogs::api::PageRequest;
 use cratedigger_domain::{
-    CandidateOrigin, CandidateRelease, CandidateSet, JobKind, JobSpec, MasterId, Money, RecommendationSet, ReleaseId,
-    Stage,
+    CandidateOrigin, CandidateRelease, CandidateSet, JobKind, JobSpec, MasterId, Money,
+    RecommendationSet, ReleaseId, Stage,
 };
-use cratedigger_kit::{EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, job, subscription};
+use cratedigger_kit::{
+    EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, job, subscription,
+};
 use cratedigger_kv::KeyValue;
 use cratedigger_proto::convert::{job_of, stage_to_pb};
 use cratedigger_proto::events;
@@ -100,7 +102,11 @@ impl CandidatesSettings {
 
     /// The size a job asks for, within the bounds.
     fn size_for(&self, asked: u32) -> usize {
-        let asked = if asked == 0 { self.default_candidates } else { asked };
+        let asked = if asked == 0 {
+            self.default_candidates
+        } else {
+            asked
+        };
         asked.clamp(self.min_candidates.max(1), self.max_candidates.max(1)) as usize
     }
 }
@@ -143,9 +149,17 @@ impl Candidates {
     }
 
     pub fn workers(self: &Arc<Self>, worker: &WorkerSettings) -> Vec<Box<dyn Runnable>> {
-        let settings = WorkerSettings { concurrency: self.settings.concurrency, ..worker.clone() };
+        let settings = WorkerSettings {
+            concurrency: self.settings.concurrency,
+            ..worker.clone()
+        };
         let spec = subscription::<events::ProfileSynced>(SERVICE);
-        vec![Box::new(Worker::new(Arc::new(OnProfileSynced(self.clone())), self.publisher.bus().clone(), spec, settings))]
+        vec![Box::new(Worker::new(
+            Arc::new(OnProfileSynced(self.clone())),
+            self.publisher.bus().clone(),
+            spec,
+            settings,
+        ))]
     }
 
     async fn on_profile_synced(&self, event: events::ProfileSynced) -> Result<(), HandleError> {
@@ -164,7 +178,10 @@ impl Candidates {
                     Ok(set) => set,
                     Err(too_few) => {
                         tracing::info!(found = too_few.found, "too few candidates");
-                        CandidateSet { too_few: Some(too_few.message), ..CandidateSet::default() }
+                        CandidateSet {
+                            too_few: Some(too_few.message),
+                            ..CandidateSet::default()
+                        }
                     }
                 };
                 // The first outcome stored is the job's, whichever delivery made it.
@@ -176,8 +193,18 @@ impl Candidates {
             }
         };
         if let Some(message) = set.too_few {
-            let failed = job::failed(&job, Stage::Candidates, "too_few_candidates", message, false);
-            return self.publisher.publish(&failed).await.map_err(HandleError::retry);
+            let failed = job::failed(
+                &job,
+                Stage::Candidates,
+                "too_few_candidates",
+                message,
+                false,
+            );
+            return self
+                .publisher
+                .publish(&failed)
+                .await
+                .map_err(HandleError::retry);
         }
         self.dispatch(&job, &set).await
     }
@@ -187,26 +214,60 @@ impl Candidates {
     async fn unreadable(&self, job: &events::Job, error: &RecordError) -> Result<(), HandleError> {
         tracing::warn!(%error, "stored candidates unreadable");
         let message = "the job's stored candidates cannot be read; run the job again";
-        let failed = job::failed(job, Stage::Candidates, "candidates_unreadable", message, true);
-        self.publisher.publish(&failed).await.map_err(HandleError::retry)
+        let failed = job::failed(
+            job,
+            Stage::Candidates,
+            "candidates_unreadable",
+            message,
+            true,
+        );
+        self.publisher
+            .publish(&failed)
+            .await
+            .map_err(HandleError::retry)
     }
 
     /// Chooses the job's candidates and plans the market chunks.
     async fn select(&self, spec: &JobSpec) -> Result<Result<CandidateSet, TooFew>, HandleError> {
         let Some(criteria) = &spec.criteria else {
-            return Err(HandleError::reject(anyhow::anyhow!("carts job {} has no criteria", spec.id)));
+            return Err(HandleError::reject(anyhow::anyhow!(
+                "carts job {} has no criteria",
+                spec.id
+            )));
         };
-        let interactions = self.catalog.interactions(&spec.username).await.map_err(HandleError::retry)?;
+        let interactions = self
+            .catalog
+            .interactions(&spec.username)
+            .await
+            .map_err(HandleError::retry)?;
         let owned: HashSet<ReleaseId> = interactions.iter().map(|i| i.release_id).collect();
-        let wanted: Vec<ReleaseId> =
-            interactions.iter().filter(|i| i.kind == InteractionKind::Want).map(|i| i.release_id).collect();
+        let wanted: Vec<ReleaseId> = interactions
+            .iter()
+            .filter(|i| i.kind == InteractionKind::Want)
+            .map(|i| i.release_id)
+            .collect();
         let mut notes = Vec::new();
         let recommended = self.recommendations(spec, &owned, &mut notes).await?;
 
-        let all_ids: Vec<ReleaseId> = wanted.iter().copied().chain(recommended.iter().map(|(id, _)| *id)).collect();
-        let releases: HashMap<ReleaseId, Release> =
-            self.catalog.releases(&all_ids).await.map_err(HandleError::retry)?.into_iter().map(|r| (r.id, r)).collect();
-        let master_of = |id: ReleaseId| releases.get(&id).and_then(|r| r.master_id).filter(|m| m.0 != 0);
+        let all_ids: Vec<ReleaseId> = wanted
+            .iter()
+            .copied()
+            .chain(recommended.iter().map(|(id, _)| *id))
+            .collect();
+        let releases: HashMap<ReleaseId, Release> = self
+            .catalog
+            .releases(&all_ids)
+            .await
+            .map_err(HandleError::retry)?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let master_of = |id: ReleaseId| {
+            releases
+                .get(&id)
+                .and_then(|r| r.master_id)
+                .filter(|m| m.0 != 0)
+        };
         let wants: Vec<CandidateRelease> = wanted
             .iter()
             .map(|&release_id| CandidateRelease {
@@ -222,15 +283,27 @@ impl Candidates {
             .map(|&(release_id, score)| CandidateRelease {
                 release_id,
                 master_id: master_of(release_id),
-                score: if best > 0.0 { (score / best).max(0.0) * self.settings.recommendation_weight } else { 0.0 },
+                score: if best > 0.0 {
+                    (score / best).max(0.0) * self.settings.recommendation_weight
+                } else {
+                    0.0
+                },
                 origin: CandidateOrigin::Recommendation,
             })
             .collect();
 
-        let over_budget = self.over_budget(&all_ids, &releases, criteria.budget).await?;
+        let over_budget = self
+            .over_budget(&all_ids, &releases, criteria.budget)
+            .await?;
         let (wants, recommendations) = (
-            wants.into_iter().filter(|c| !over_budget.contains(&c.release_id)).collect::<Vec<_>>(),
-            recommendations.into_iter().filter(|c| !over_budget.contains(&c.release_id)).collect::<Vec<_>>(),
+            wants
+                .into_iter()
+                .filter(|c| !over_budget.contains(&c.release_id))
+                .collect::<Vec<_>>(),
+            recommendations
+                .into_iter()
+                .filter(|c| !over_budget.contains(&c.release_id))
+                .collect::<Vec<_>>(),
         );
         let size = self.settings.size_for(spec.limit);
         let available = wants.len() + recommendations.len();
@@ -243,24 +316,42 @@ impl Candidates {
                 over_budget.len(),
                 criteria.budget,
             );
-            return Ok(Err(TooFew { found: available, message }));
+            return Ok(Err(TooFew {
+                found: available,
+                message,
+            }));
         }
         let mut chosen = mix(wants, recommendations, size, spec.wantlist_share, spec.seed);
-        let from_wantlist = chosen.iter().filter(|c| c.origin == CandidateOrigin::Wantlist).count() as u32;
+        let from_wantlist = chosen
+            .iter()
+            .filter(|c| c.origin == CandidateOrigin::Wantlist)
+            .count() as u32;
         let from_recommendations = chosen.len() as u32 - from_wantlist;
-        let other_pressings = if criteria.any_pressing { self.add_other_pressings(&mut chosen, &owned).await? } else { 0 };
+        let other_pressings = if criteria.any_pressing {
+            self.add_other_pressings(&mut chosen, &owned).await?
+        } else {
+            0
+        };
 
         let mut to_fetch = Vec::new();
         let mut cached = 0;
         for candidate in &chosen {
-            if self.freshness.is_fresh(candidate.release_id).await.map_err(HandleError::retry)? {
+            if self
+                .freshness
+                .is_fresh(candidate.release_id)
+                .await
+                .map_err(HandleError::retry)?
+            {
                 cached += 1;
             } else {
                 to_fetch.push(candidate.release_id);
             }
         }
         let per_chunk = self.settings.releases_per_chunk.max(1) as usize;
-        let market_chunks = to_fetch.chunks(per_chunk).map(<[ReleaseId]>::to_vec).collect();
+        let market_chunks = to_fetch
+            .chunks(per_chunk)
+            .map(<[ReleaseId]>::to_vec)
+            .collect();
         tracing::info!(
             candidates = chosen.len(),
             from_wantlist,
@@ -294,8 +385,14 @@ impl Candidates {
         if spec.wantlist_share >= 1.0 {
             return Ok(Vec::new());
         }
-        let stored = self.results.get(Collection::Recommendations, spec.username.as_str()).await.map_err(HandleError::retry)?;
-        let Some(set) = stored.and_then(|doc| serde_json::from_value::<RecommendationSet>(doc).ok()) else {
+        let stored = self
+            .results
+            .get(Collection::Recommendations, spec.username.as_str())
+            .await
+            .map_err(HandleError::retry)?;
+        let Some(set) =
+            stored.and_then(|doc| serde_json::from_value::<RecommendationSet>(doc).ok())
+        else {
             notes.push("no recommendations are stored for this user yet (run a recommendations job first): the candidates come from the wantlist".to_owned());
             return Ok(Vec::new());
         };
@@ -314,10 +411,17 @@ impl Candidates {
         releases: &HashMap<ReleaseId, Release>,
         budget: Money,
     ) -> Result<HashSet<ReleaseId>, HandleError> {
-        let fx = FxTable::load(self.catalog.as_ref()).await.map_err(HandleError::retry)?;
+        let fx = FxTable::load(self.catalog.as_ref())
+            .await
+            .map_err(HandleError::retry)?;
         let in_budget_currency = |m: Money| fx.convert(m, budget.currency).map(|c| c.amount.minor);
         let mut lowest: HashMap<ReleaseId, i64> = HashMap::new();
-        for listing in self.catalog.listings(ids, false).await.map_err(HandleError::retry)? {
+        for listing in self
+            .catalog
+            .listings(ids, false)
+            .await
+            .map_err(HandleError::retry)?
+        {
             if let (true, Some(price)) = (listing.available, in_budget_currency(listing.price)) {
                 let entry = lowest.entry(listing.release_id).or_insert(price);
                 *entry = (*entry).min(price);
@@ -329,7 +433,9 @@ impl Candidates {
                 Some(&price) => Some(price),
                 None => {
                     let release = releases.get(&id);
-                    let stored = release.and_then(|r| r.lowest_price.or(r.median_price)).and_then(in_budget_currency);
+                    let stored = release
+                        .and_then(|r| r.lowest_price.or(r.median_price))
+                        .and_then(in_budget_currency);
                     match (stored, self.settings.price_source) {
                         (Some(price), _) => Some(price),
                         (None, PriceSource::StatsApi) => self.stats_price(id, budget).await?,
@@ -346,8 +452,16 @@ impl Candidates {
 
     /// The lowest price the marketplace stats API gives, in the budget's currency; stored
     /// on the release so the next job need not ask.
-    async fn stats_price(&self, release: ReleaseId, budget: Money) -> Result<Option<i64>, HandleError> {
-        let stats = match self.discogs.marketplace_stats(release, Some(budget.currency)).await {
+    async fn stats_price(
+        &self,
+        release: ReleaseId,
+        budget: Money,
+    ) -> Result<Option<i64>, HandleError> {
+        let stats = match self
+            .discogs
+            .marketplace_stats(release, Some(budget.currency))
+            .await
+        {
             Ok(stats) => stats,
             Err(e) if e.is_retryable() => return Err(HandleError::retry(e)),
             Err(e) => {
@@ -356,13 +470,27 @@ impl Candidates {
             }
         };
         if let Some(lowest) = stats.lowest_price {
-            let mut stored = self.catalog.releases(&[release]).await.map_err(HandleError::retry)?;
+            let mut stored = self
+                .catalog
+                .releases(&[release])
+                .await
+                .map_err(HandleError::retry)?;
             if let Some(row) = stored.pop() {
-                let row = Release { lowest_price: Some(lowest), num_for_sale: stats.num_for_sale.map(|n| n as u32), ..row };
-                self.catalog.upsert_releases(&[row]).await.map_err(HandleError::retry)?;
+                let row = Release {
+                    lowest_price: Some(lowest),
+                    num_for_sale: stats.num_for_sale.map(|n| n as u32),
+                    ..row
+                };
+                self.catalog
+                    .upsert_releases(&[row])
+                    .await
+                    .map_err(HandleError::retry)?;
             }
         }
-        Ok(stats.lowest_price.filter(|p| p.currency == budget.currency).map(|p| p.minor))
+        Ok(stats
+            .lowest_price
+            .filter(|p| p.currency == budget.currency)
+            .map(|p| p.minor))
     }
 
     /// "Any pressing": the other releases of each wanted master (known to the catalog, and
@@ -377,8 +505,14 @@ impl Candidates {
         let mut seen: HashSet<ReleaseId> = chosen.iter().map(|c| c.release_id).collect();
         let masters: Vec<(MasterId, f64)> = {
             let mut by_master: Vec<(MasterId, f64)> = Vec::new();
-            for c in chosen.iter().filter(|c| c.origin == CandidateOrigin::Wantlist) {
-                if let Some(m) = c.master_id.filter(|m| !by_master.iter().any(|(seen, _)| seen == m)) {
+            for c in chosen
+                .iter()
+                .filter(|c| c.origin == CandidateOrigin::Wantlist)
+            {
+                if let Some(m) = c
+                    .master_id
+                    .filter(|m| !by_master.iter().any(|(seen, _)| seen == m))
+                {
                     by_master.push((m, c.score));
                 }
             }
@@ -389,7 +523,11 @@ impl Candidates {
             if chosen.len() >= limit {
                 break;
             }
-            let mut pressings = self.catalog.releases_of_master(master).await.map_err(HandleError::retry)?;
+            let mut pressings = self
+                .catalog
+                .releases_of_master(master)
+                .await
+                .map_err(HandleError::retry)?;
             pressings.extend(self.master_versions(master).await?);
             let mut taken = 0;
             for release_id in pressings {
@@ -399,7 +537,12 @@ impl Candidates {
                 if owned.contains(&release_id) || !seen.insert(release_id) {
                     continue;
                 }
-                chosen.push(CandidateRelease { release_id, master_id: Some(master), score, origin: CandidateOrigin::Wantlist });
+                chosen.push(CandidateRelease {
+                    release_id,
+                    master_id: Some(master),
+                    score,
+                    origin: CandidateOrigin::Wantlist,
+                });
                 taken += 1;
                 added += 1;
             }
@@ -410,7 +553,11 @@ impl Candidates {
     /// The first page of a master's versions, stored as releases; none if Discogs does
     /// not know the master.
     async fn master_versions(&self, master: MasterId) -> Result<Vec<ReleaseId>, HandleError> {
-        let page = match self.discogs.master_versions(master, PageRequest::new(1, 100)).await {
+        let page = match self
+            .discogs
+            .master_versions(master, PageRequest::new(1, 100))
+            .await
+        {
             Ok(page) => page,
             Err(e) if e.is_retryable() => return Err(HandleError::retry(e)),
             Err(e) => {
@@ -426,7 +573,12 @@ impl Candidates {
                 master_id: Some(master),
                 title: v.title.clone(),
                 artists: Vec::new(),
-                year: v.released.as_deref().and_then(|r| r.get(..4)).and_then(|y| y.parse().ok()).filter(|y| *y > 0),
+                year: v
+                    .released
+                    .as_deref()
+                    .and_then(|r| r.get(..4))
+                    .and_then(|y| y.parse().ok())
+                    .filter(|y| *y > 0),
                 formats: v.format.iter().map(String::clone).collect(),
                 genres: Vec::new(),
                 styles: Vec::new(),
@@ -436,7 +588,10 @@ impl Candidates {
                 num_for_sale: None,
             })
             .collect();
-        self.catalog.upsert_releases(&releases).await.map_err(HandleError::retry)?;
+        self.catalog
+            .upsert_releases(&releases)
+            .await
+            .map_err(HandleError::retry)?;
         Ok(releases.into_iter().map(|r| r.id).collect())
     }
 
@@ -461,20 +616,29 @@ impl Candidates {
             total,
             message,
         };
-        self.publisher.publish(&progress).await.map_err(HandleError::retry)?;
+        self.publisher
+            .publish(&progress)
+            .await
+            .map_err(HandleError::retry)?;
         let planned = events::ChunksPlanned {
             job: Some(job.clone()),
             stage: stage_to_pb(Stage::Market) as i32,
             total: set.market_chunks.len() as u32,
         };
-        self.publisher.publish(&planned).await.map_err(HandleError::retry)?;
+        self.publisher
+            .publish(&planned)
+            .await
+            .map_err(HandleError::retry)?;
         for (chunk, releases) in set.market_chunks.iter().enumerate() {
             let request = events::MarketChunkRequested {
                 job: Some(job.clone()),
                 chunk: chunk as u32,
                 release_ids: releases.iter().map(|r| r.0).collect(),
             };
-            self.publisher.publish(&request).await.map_err(HandleError::retry)?;
+            self.publisher
+                .publish(&request)
+                .await
+                .map_err(HandleError::retry)?;
         }
         Ok(())
     }
@@ -494,7 +658,17 @@ impl EventHandler for OnProfileSynced {
         let is_carts = job_of(event.job.as_ref()).is_ok_and(|spec| spec.kind == JobKind::Carts);
         if let (true, Some(job)) = (is_carts, &event.job) {
             let message = format!("could not choose candidates: {error}");
-            let _ = self.0.publisher.publish(&job::failed(job, Stage::Candidates, "candidates_failed", message, true)).await;
+            let _ = self
+                .0
+                .publisher
+                .publish(&job::failed(
+                    job,
+                    Stage::Candidates,
+                    "candidates_failed",
+                    message,
+                    true,
+                ))
+                .await;
         }
     }
 }

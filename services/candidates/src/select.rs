@@ -9,8 +9,17 @@ use rand_chacha::ChaCha8Rng;
 /// How many of each origin a job of `size` candidates takes, given what is available:
 /// the share is honoured where both pools allow it, and a short pool's places go to the
 /// other, so the job gets `size` candidates whenever there are that many.
-pub fn quotas(size: usize, wantlist_share: f64, wants: usize, recommendations: usize) -> (usize, usize) {
-    let share = if wantlist_share.is_finite() { wantlist_share.clamp(0.0, 1.0) } else { 1.0 };
+pub fn quotas(
+    size: usize,
+    wantlist_share: f64,
+    wants: usize,
+    recommendations: usize,
+) -> (usize, usize) {
+    let share = if wantlist_share.is_finite() {
+        wantlist_share.clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
     let want_target = (size as f64 * share).round() as usize;
     let take_wants = want_target.min(wants);
     let take_recommendations = (size - take_wants).min(recommendations);
@@ -22,7 +31,12 @@ pub fn quotas(size: usize, wantlist_share: f64, wants: usize, recommendations: u
 /// otherwise uniformly (wantlist) or with probability growing with the score
 /// (recommendations, Efraimidis-Spirakis weighted sampling without replacement). The
 /// chosen keep the pool's order.
-fn sub_select(pool: Vec<CandidateRelease>, take: usize, by_score: bool, rng: &mut ChaCha8Rng) -> Vec<CandidateRelease> {
+fn sub_select(
+    pool: Vec<CandidateRelease>,
+    take: usize,
+    by_score: bool,
+    rng: &mut ChaCha8Rng,
+) -> Vec<CandidateRelease> {
     if pool.len() <= take {
         return pool;
     }
@@ -31,7 +45,13 @@ fn sub_select(pool: Vec<CandidateRelease>, take: usize, by_score: bool, rng: &mu
         .enumerate()
         .map(|(i, c)| {
             let u: f64 = rng.random_range(f64::EPSILON..1.0);
-            let key = if by_score && c.score > 0.0 { u.ln() / c.score } else if by_score { f64::NEG_INFINITY } else { u };
+            let key = if by_score && c.score > 0.0 {
+                u.ln() / c.score
+            } else if by_score {
+                f64::NEG_INFINITY
+            } else {
+                u
+            };
             (key, i)
         })
         .collect();
@@ -50,11 +70,22 @@ pub fn mix(
     wantlist_share: f64,
     seed: u64,
 ) -> Vec<CandidateRelease> {
-    let (take_wants, take_recommendations) = quotas(size, wantlist_share, wants.len(), recommendations.len());
+    let (take_wants, take_recommendations) =
+        quotas(size, wantlist_share, wants.len(), recommendations.len());
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut chosen = sub_select(wants, take_wants, false, &mut rng);
-    chosen.extend(sub_select(recommendations, take_recommendations, true, &mut rng));
-    debug_assert!(chosen.iter().take(take_wants).all(|c| c.origin == CandidateOrigin::Wantlist));
+    chosen.extend(sub_select(
+        recommendations,
+        take_recommendations,
+        true,
+        &mut rng,
+    ));
+    debug_assert!(
+        chosen
+            .iter()
+            .take(take_wants)
+            .all(|c| c.origin == CandidateOrigin::Wantlist)
+    );
     chosen
 }
 
@@ -65,8 +96,13 @@ mod tests {
     use super::*;
 
     fn pool(origin: CandidateOrigin, ids: std::ops::Range<u64>) -> Vec<CandidateRelease> {
-        ids.map(|id| CandidateRelease { release_id: ReleaseId(id), master_id: None, score: 1.0 / id as f64, origin })
-            .collect()
+        ids.map(|id| CandidateRelease {
+            release_id: ReleaseId(id),
+            master_id: None,
+            score: 1.0 / id as f64,
+            origin,
+        })
+        .collect()
     }
 
     #[test]
@@ -94,7 +130,12 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.len(), 100);
-        assert_eq!(a.iter().filter(|x| x.origin == CandidateOrigin::Wantlist).count(), 60);
+        assert_eq!(
+            a.iter()
+                .filter(|x| x.origin == CandidateOrigin::Wantlist)
+                .count(),
+            60
+        );
         let mut ids: Vec<_> = a.iter().map(|x| x.release_id).collect();
         ids.dedup();
         assert_eq!(ids.len(), 100, "no release twice");

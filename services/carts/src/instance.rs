@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cratedigger_carts::{
-    Candidate, ConvertedPrice, Instance, Listing, Options, Origin, PerSellerObjectives, Seller, SellerRating, ShippingPolicy,
-    UnknownShipping,
+    Candidate, ConvertedPrice, Instance, Listing, Options, Origin, PerSellerObjectives, Seller,
+    SellerRating, ShippingPolicy, UnknownShipping,
 };
 use cratedigger_catalog::{self as catalog, Converted, FxTable};
 use cratedigger_domain::{CandidateOrigin, CandidateSet, Currency, FxNote, Money};
@@ -30,7 +30,13 @@ pub struct Pricing {
 }
 
 /// `amount` in `to`, noting the rate used (or the missing one).
-fn convert(fx: &FxTable, amount: Money, to: Currency, pricing: &mut Pricing, notes: &mut BTreeMap<Currency, FxNote>) -> Option<Converted> {
+fn convert(
+    fx: &FxTable,
+    amount: Money,
+    to: Currency,
+    pricing: &mut Pricing,
+    notes: &mut BTreeMap<Currency, FxNote>,
+) -> Option<Converted> {
     let Some(c) = fx.convert(amount, to) else {
         pricing.no_rate.insert(amount.currency);
         return None;
@@ -80,8 +86,11 @@ pub fn build(
         let converted_price = if l.price.currency == currency {
             None
         } else {
-            convert(fx, l.price, currency, &mut pricing, &mut notes)
-                .map(|c| ConvertedPrice { price: c.amount, rate: c.rate, rate_date: c.date })
+            convert(fx, l.price, currency, &mut pricing, &mut notes).map(|c| ConvertedPrice {
+                price: c.amount,
+                rate: c.rate,
+                rate_date: c.date,
+            })
         };
         listings_out.push(Listing {
             id: l.id,
@@ -97,14 +106,18 @@ pub fn build(
     let share = settings.additional_item_share.clamp(0.0, 1.0);
     let mut sellers_out = Vec::with_capacity(sellers.len());
     for s in sellers {
-        let first = s.shipping_first.and_then(|m| convert(fx, m, currency, &mut pricing, &mut notes).map(|c| c.amount));
+        let first = s
+            .shipping_first
+            .and_then(|m| convert(fx, m, currency, &mut pricing, &mut notes).map(|c| c.amount));
         let shipping = match first {
             None => {
                 pricing.unknown_shipping += 1;
                 None
             }
             Some(first) => {
-                let additional = match s.shipping_additional.and_then(|m| convert(fx, m, currency, &mut pricing, &mut notes).map(|c| c.amount)) {
+                let additional = match s.shipping_additional.and_then(|m| {
+                    convert(fx, m, currency, &mut pricing, &mut notes).map(|c| c.amount)
+                }) {
                     Some(additional) => additional,
                     None => {
                         if first.minor > 0 {
@@ -118,10 +131,15 @@ pub fn build(
         };
         sellers_out.push(Seller {
             name: s.name.clone(),
-            rating: s.rating.map(|percent| SellerRating { percent: f64::from(percent), count: s.ratings_count.unwrap_or(0) }),
+            rating: s.rating.map(|percent| SellerRating {
+                percent: f64::from(percent),
+                count: s.ratings_count.unwrap_or(0),
+            }),
             ships_from: s.ships_from.clone(),
             shipping,
-            min_order_total: s.min_order_total.and_then(|m| convert(fx, m, currency, &mut pricing, &mut notes).map(|c| c.amount)),
+            min_order_total: s
+                .min_order_total
+                .and_then(|m| convert(fx, m, currency, &mut pricing, &mut notes).map(|c| c.amount)),
         });
     }
     pricing.fx = notes.into_values().collect();
@@ -129,7 +147,10 @@ pub fn build(
         Some(first) if first.is_finite() && first >= 0.0 => {
             let first = (first * currency.minor_per_major() as f64).round() as i64;
             let additional = (first as f64 * share).round() as i64;
-            UnknownShipping::Assume(ShippingPolicy::new(Money::new(first, currency), Money::new(additional, currency)))
+            UnknownShipping::Assume(ShippingPolicy::new(
+                Money::new(first, currency),
+                Money::new(additional, currency),
+            ))
         }
         _ => UnknownShipping::Exclude,
     };
@@ -138,5 +159,13 @@ pub fn build(
         per_seller_objectives: PerSellerObjectives::Both,
         seller_sets_limit: settings.seller_sets_limit,
     };
-    (Instance { candidates: candidates_out, listings: listings_out, sellers: sellers_out }, options, pricing)
+    (
+        Instance {
+            candidates: candidates_out,
+            listings: listings_out,
+            sellers: sellers_out,
+        },
+        options,
+        pricing,
+    )
 }

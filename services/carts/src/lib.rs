@@ -24,10 +24,12 @@ use cratedigger_bus::EventBus;
 use cratedigger_carts::{Cart, CartPlan, Optimality};
 use cratedigger_catalog::{Catalog, FxTable};
 use cratedigger_domain::{
-    CandidateSet, CartSet, JobKind, JobSpec, ListingLink, MarketCoverage, ReleaseId, ReleaseSummary, SellerName,
-    SellerSummary, Stage, listing_url, release_url, seller_url,
+    CandidateSet, CartSet, JobKind, JobSpec, ListingLink, MarketCoverage, ReleaseId,
+    ReleaseSummary, SellerName, SellerSummary, Stage, listing_url, release_url, seller_url,
 };
-use cratedigger_kit::{EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, job, subscription};
+use cratedigger_kit::{
+    EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, job, subscription,
+};
 use cratedigger_kv::KeyValue;
 use cratedigger_proto::convert::{job_of, stage_from_pb, stage_to_pb};
 use cratedigger_proto::events;
@@ -101,9 +103,17 @@ impl CartsStage {
     }
 
     pub fn workers(self: &Arc<Self>, worker: &WorkerSettings) -> Vec<Box<dyn Runnable>> {
-        let settings = WorkerSettings { concurrency: self.settings.concurrency, ..worker.clone() };
+        let settings = WorkerSettings {
+            concurrency: self.settings.concurrency,
+            ..worker.clone()
+        };
         let spec = subscription::<events::StageCompleted>(SERVICE);
-        vec![Box::new(Worker::new(Arc::new(OnStageCompleted(self.clone())), self.publisher.bus().clone(), spec, settings))]
+        vec![Box::new(Worker::new(
+            Arc::new(OnStageCompleted(self.clone())),
+            self.publisher.bus().clone(),
+            spec,
+            settings,
+        ))]
     }
 
     async fn on_stage_completed(&self, event: events::StageCompleted) -> Result<(), HandleError> {
@@ -112,26 +122,51 @@ impl CartsStage {
             return Ok(());
         }
         let job = event.job.clone().unwrap_or_default();
-        if let Some(stored) = self.results.get(Collection::Carts, spec.id.as_str()).await.map_err(HandleError::retry)? {
+        if let Some(stored) = self
+            .results
+            .get(Collection::Carts, spec.id.as_str())
+            .await
+            .map_err(HandleError::retry)?
+        {
             // Redelivered after the carts were stored: they are the job's answer (and may
             // have been read already), so they stay as they are and are announced again.
-            let plan: Option<CartPlan> = stored.get("plan").cloned().and_then(|plan| serde_json::from_value(plan).ok());
-            let done = job::completed(&job, format!("carts/{}", spec.id), plan.as_ref().map(summary).unwrap_or_default());
-            return self.publisher.publish(&done).await.map_err(HandleError::retry);
+            let plan: Option<CartPlan> = stored
+                .get("plan")
+                .cloned()
+                .and_then(|plan| serde_json::from_value(plan).ok());
+            let done = job::completed(
+                &job,
+                format!("carts/{}", spec.id),
+                plan.as_ref().map(summary).unwrap_or_default(),
+            );
+            return self
+                .publisher
+                .publish(&done)
+                .await
+                .map_err(HandleError::retry);
         }
         let candidates = match self.candidates.load(&spec.id).await {
             Ok(Some(candidates)) => candidates,
             Ok(None) => {
                 let message = "the job's candidates are no longer stored; run the job again";
                 let failed = job::failed(&job, Stage::Carts, "candidates_missing", message, true);
-                return self.publisher.publish(&failed).await.map_err(HandleError::retry);
+                return self
+                    .publisher
+                    .publish(&failed)
+                    .await
+                    .map_err(HandleError::retry);
             }
             Err(RecordError::Store(e)) => return Err(HandleError::retry(e)),
             Err(unreadable) => {
                 tracing::warn!(error = %unreadable, "stored candidates unreadable");
                 let message = "the job's stored candidates cannot be read; run the job again";
-                let failed = job::failed(&job, Stage::Carts, "candidates_unreadable", message, true);
-                return self.publisher.publish(&failed).await.map_err(HandleError::retry);
+                let failed =
+                    job::failed(&job, Stage::Carts, "candidates_unreadable", message, true);
+                return self
+                    .publisher
+                    .publish(&failed)
+                    .await
+                    .map_err(HandleError::retry);
             }
         };
         let progress = events::StageProgress {
@@ -141,11 +176,16 @@ impl CartsStage {
             total: 1,
             message: "building carts".to_owned(),
         };
-        self.publisher.publish(&progress).await.map_err(HandleError::retry)?;
+        self.publisher
+            .publish(&progress)
+            .await
+            .map_err(HandleError::retry)?;
 
         let built = self.build(&spec, &candidates).await?;
         let market = &built.carts.market;
-        let nothing_read = market.releases > 0 && market.failed == market.releases && built.instance.listings.is_empty();
+        let nothing_read = market.releases > 0
+            && market.failed == market.releases
+            && built.instance.listings.is_empty();
         if nothing_read {
             let mut message = format!(
                 "the marketplace could not be read for any of the {} candidate releases, and none of their listings are stored",
@@ -155,49 +195,97 @@ impl CartsStage {
                 message = format!("{message}: {note}");
             }
             let failed = job::failed(&job, Stage::Market, "market_unavailable", message, true);
-            return self.publisher.publish(&failed).await.map_err(HandleError::retry);
+            return self
+                .publisher
+                .publish(&failed)
+                .await
+                .map_err(HandleError::retry);
         }
         let document = serde_json::to_value(&built.carts).map_err(HandleError::reject)?;
-        self.results.put(Collection::Carts, spec.id.as_str(), &document).await.map_err(|e| match e {
-            // Storing it again would be refused again: fail the job now, with the reason.
-            ResultsError::Rejected { .. } => HandleError::reject(e),
-            other => HandleError::retry(other),
-        })?;
+        self.results
+            .put(Collection::Carts, spec.id.as_str(), &document)
+            .await
+            .map_err(|e| match e {
+                // Storing it again would be refused again: fail the job now, with the reason.
+                ResultsError::Rejected { .. } => HandleError::reject(e),
+                other => HandleError::retry(other),
+            })?;
         let message = match coverage_note(&built.carts.market) {
             Some(note) => format!("{}; {note}", summary(&built.plan)),
             None => summary(&built.plan),
         };
         tracing::info!(job = %spec.id, listings = built.instance.listings.len(), %message, "carts stored");
         let done = job::completed(&job, format!("carts/{}", spec.id), message);
-        self.publisher.publish(&done).await.map_err(HandleError::retry)
+        self.publisher
+            .publish(&done)
+            .await
+            .map_err(HandleError::retry)
     }
 
     /// Builds the job's carts from what is stored now (without storing them).
-    pub async fn build(&self, spec: &JobSpec, candidates: &CandidateSet) -> Result<Built, HandleError> {
+    pub async fn build(
+        &self,
+        spec: &JobSpec,
+        candidates: &CandidateSet,
+    ) -> Result<Built, HandleError> {
         let Some(criteria) = spec.criteria.clone() else {
-            return Err(HandleError::reject(anyhow::anyhow!("carts job {} has no criteria", spec.id)));
+            return Err(HandleError::reject(anyhow::anyhow!(
+                "carts job {} has no criteria",
+                spec.id
+            )));
         };
         let ids: Vec<ReleaseId> = candidates.releases.iter().map(|c| c.release_id).collect();
-        let listings = self.catalog.listings(&ids, false).await.map_err(HandleError::retry)?;
-        let names: Vec<SellerName> =
-            listings.iter().map(|l| l.seller.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-        let sellers = self.catalog.sellers(&names).await.map_err(HandleError::retry)?;
-        let fx = FxTable::load(self.catalog.as_ref()).await.map_err(HandleError::retry)?;
-        let currency = criteria.budget.currency;
-        let (instance, options, pricing) =
-            instance::build(candidates, &listings, &sellers, &fx, currency, &self.settings);
-
-        let (search, search_criteria, search_options) = (instance.clone(), criteria.clone(), options.clone());
-        let plan = tokio::task::spawn_blocking(move || cratedigger_carts::optimise(&search, &search_criteria, &search_options))
+        let listings = self
+            .catalog
+            .listings(&ids, false)
             .await
-            .map_err(HandleError::retry)?
-            .map_err(HandleError::reject)?;
+            .map_err(HandleError::retry)?;
+        let names: Vec<SellerName> = listings
+            .iter()
+            .map(|l| l.seller.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let sellers = self
+            .catalog
+            .sellers(&names)
+            .await
+            .map_err(HandleError::retry)?;
+        let fx = FxTable::load(self.catalog.as_ref())
+            .await
+            .map_err(HandleError::retry)?;
+        let currency = criteria.budget.currency;
+        let (instance, options, pricing) = instance::build(
+            candidates,
+            &listings,
+            &sellers,
+            &fx,
+            currency,
+            &self.settings,
+        );
 
-        let (fetched, failed) = self.market.outcome(&spec.id).await.map_err(HandleError::retry)?;
+        let (search, search_criteria, search_options) =
+            (instance.clone(), criteria.clone(), options.clone());
+        let plan = tokio::task::spawn_blocking(move || {
+            cratedigger_carts::optimise(&search, &search_criteria, &search_options)
+        })
+        .await
+        .map_err(HandleError::retry)?
+        .map_err(HandleError::reject)?;
+
+        let (fetched, failed) = self
+            .market
+            .outcome(&spec.id)
+            .await
+            .map_err(HandleError::retry)?;
         let wanted: HashSet<ReleaseId> = ids.iter().copied().collect();
         let fetched = fetched.iter().filter(|r| wanted.contains(r)).count() as u32;
         let failed = failed.iter().filter(|r| wanted.contains(r)).count() as u32;
-        let sources = self.market.sources(&spec.id, &wanted).await.map_err(HandleError::retry)?;
+        let sources = self
+            .market
+            .sources(&spec.id, &wanted)
+            .await
+            .map_err(HandleError::retry)?;
         let market = MarketCoverage {
             releases: ids.len() as u32,
             fetched,
@@ -207,10 +295,20 @@ impl CartsStage {
         };
 
         let in_carts = carts_of(&plan);
-        let release_ids: Vec<ReleaseId> =
-            in_carts.iter().flat_map(|c| c.lines.iter().map(|l| l.release)).collect::<BTreeSet<_>>().into_iter().collect();
-        let seller_names: BTreeSet<&SellerName> = in_carts.iter().flat_map(|c| c.lines.iter().map(|l| &l.seller)).collect();
-        let listing_ids: BTreeSet<_> = in_carts.iter().flat_map(|c| c.lines.iter().map(|l| l.listing)).collect();
+        let release_ids: Vec<ReleaseId> = in_carts
+            .iter()
+            .flat_map(|c| c.lines.iter().map(|l| l.release))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let seller_names: BTreeSet<&SellerName> = in_carts
+            .iter()
+            .flat_map(|c| c.lines.iter().map(|l| &l.seller))
+            .collect();
+        let listing_ids: BTreeSet<_> = in_carts
+            .iter()
+            .flat_map(|c| c.lines.iter().map(|l| l.listing))
+            .collect();
         let mut releases: Vec<ReleaseSummary> = self
             .catalog
             .releases(&release_ids)
@@ -251,12 +349,23 @@ impl CartsStage {
             plan: serde_json::to_value(&plan).map_err(HandleError::reject)?,
             releases,
             sellers: sellers_out,
-            listings: listing_ids.into_iter().map(|id| ListingLink { id, url: listing_url(id) }).collect(),
+            listings: listing_ids
+                .into_iter()
+                .map(|id| ListingLink {
+                    id,
+                    url: listing_url(id),
+                })
+                .collect(),
             fx_rates: pricing.fx.clone(),
             market,
             notes,
         };
-        Ok(Built { carts, plan, instance, options })
+        Ok(Built {
+            carts,
+            plan,
+            instance,
+            options,
+        })
     }
 }
 
@@ -273,7 +382,12 @@ fn coverage_note(market: &MarketCoverage) -> Option<String> {
     let tried: Vec<String> = market
         .sources
         .iter()
-        .map(|s| format!("{}: {} read, {} blocked, {} failed", s.source, s.served, s.blocked, s.failed))
+        .map(|s| {
+            format!(
+                "{}: {} read, {} blocked, {} failed",
+                s.source, s.served, s.blocked, s.failed
+            )
+        })
         .collect();
     if !tried.is_empty() {
         note.push_str(&format!(" ({})", tried.join("; ")));
@@ -289,7 +403,11 @@ fn carts_of(plan: &CartPlan) -> Vec<&Cart> {
     plan.scenarios
         .iter()
         .filter_map(|s| s.cart.as_ref())
-        .chain(plan.per_seller.iter().flat_map(|s| s.by_total_score.iter().chain(s.by_original_weight.iter())))
+        .chain(
+            plan.per_seller
+                .iter()
+                .flat_map(|s| s.by_total_score.iter().chain(s.by_original_weight.iter())),
+        )
         .collect()
 }
 
@@ -304,8 +422,14 @@ fn pricing_notes(pricing: &Pricing, settings: &CartsSettings, plan: &CartPlan) -
     }
     if pricing.unknown_shipping > 0 {
         notes.push(match settings.assume_shipping {
-            Some(amount) => format!("shipping of {} sellers is unknown and assumed to be {amount:.2}", pricing.unknown_shipping),
-            None => format!("{} sellers do not say what shipping to you costs and are left out", pricing.unknown_shipping),
+            Some(amount) => format!(
+                "shipping of {} sellers is unknown and assumed to be {amount:.2}",
+                pricing.unknown_shipping
+            ),
+            None => format!(
+                "{} sellers do not say what shipping to you costs and are left out",
+                pricing.unknown_shipping
+            ),
         });
     }
     if pricing.built_in_rates {
@@ -313,10 +437,15 @@ fn pricing_notes(pricing: &Pricing, settings: &CartsSettings, plan: &CartPlan) -
     }
     if !pricing.no_rate.is_empty() {
         let codes: Vec<&str> = pricing.no_rate.iter().map(|c| c.as_str()).collect();
-        notes.push(format!("listings priced in {} are left out: no exchange rate is known", codes.join(", ")));
+        notes.push(format!(
+            "listings priced in {} are left out: no exchange rate is known",
+            codes.join(", ")
+        ));
     }
     for scenario in &plan.scenarios {
-        let sellers = scenario.max_sellers.map_or_else(|| "any number of".to_owned(), |m| format!("at most {m}"));
+        let sellers = scenario
+            .max_sellers
+            .map_or_else(|| "any number of".to_owned(), |m| format!("at most {m}"));
         match scenario.optimality {
             Optimality::Proven => {}
             Optimality::ScoreProven => notes.push(format!(
@@ -335,7 +464,11 @@ fn pricing_notes(pricing: &Pricing, settings: &CartsSettings, plan: &CartPlan) -
 
 /// One line for the status: the best cart across sellers, or why there is none.
 fn summary(plan: &CartPlan) -> String {
-    let best = plan.scenarios.iter().filter_map(|s| s.cart.as_ref()).max_by(|a, b| a.score.total_cmp(&b.score));
+    let best = plan
+        .scenarios
+        .iter()
+        .filter_map(|s| s.cart.as_ref())
+        .max_by(|a, b| a.score.total_cmp(&b.score));
     match (best, plan.empty) {
         (Some(cart), _) => format!(
             "best cart: {} records from {} sellers for {} ({} shipping)",
@@ -361,7 +494,17 @@ impl EventHandler for OnStageCompleted {
             && job_of(event.job.as_ref()).is_ok_and(|spec| spec.kind == JobKind::Carts);
         if let (true, Some(job)) = (ours, &event.job) {
             let message = format!("could not build the carts: {error}");
-            let _ = self.0.publisher.publish(&job::failed(job, Stage::Carts, "carts_failed", message, true)).await;
+            let _ = self
+                .0
+                .publisher
+                .publish(&job::failed(
+                    job,
+                    Stage::Carts,
+                    "carts_failed",
+                    message,
+                    true,
+                ))
+                .await;
         }
     }
 }

@@ -69,7 +69,9 @@ impl Application {
             faults: Mutex::new(FaultBoard::default()),
             stats: RequestStats::default(),
             oauth: Mutex::new(Default::default()),
-            challenge: settings.web_challenge.then(|| ManagedChallenge::new(settings.seed)),
+            challenge: settings
+                .web_challenge
+                .then(|| ManagedChallenge::new(settings.seed)),
             sim: Simulation::new(world),
             settings,
         });
@@ -123,7 +125,11 @@ impl Background {
         tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        Ok(Self { base, state, stop: Some(stop) })
+        Ok(Self {
+            base,
+            state,
+            stop: Some(stop),
+        })
     }
 
     /// `http://127.0.0.1:{port}`: the API host and the web host alike.

@@ -350,10 +350,19 @@ async fn sold_and_repriced_listings_show_on_the_page() {
 }
 
 #[tokio::test]
-async fn the_managed_challenge_stops_plain_clients_on_web_pages_and_lets_a_solved_clearance_through() {
-    let sim = spawn(SimSettings { web_challenge: true, ..small_settings() }).await;
+async fn the_managed_challenge_stops_plain_clients_on_web_pages_and_lets_a_solved_clearance_through()
+ {
+    let sim = spawn(SimSettings {
+        web_challenge: true,
+        ..small_settings()
+    })
+    .await;
     let releases = sim.releases(2_000).await;
-    let release = releases.iter().find(|r| r["num_for_sale"].as_u64() > Some(0)).unwrap()["id"].clone();
+    let release = releases
+        .iter()
+        .find(|r| r["num_for_sale"].as_u64() > Some(0))
+        .unwrap()["id"]
+        .clone();
     let page_path = format!("/sell/release/{release}");
 
     let challenged = sim.get(&page_path).await;
@@ -361,7 +370,10 @@ async fn the_managed_challenge_stops_plain_clients_on_web_pages_and_lets_a_solve
     assert_eq!(challenged.headers()["cf-mitigated"], "challenge");
     let interstitial = challenged.text().await.unwrap();
     assert!(interstitial.contains("<title>Just a moment...</title>"));
-    assert!(!interstitial.contains("mpitems"), "no listings behind the challenge");
+    assert!(
+        !interstitial.contains("mpitems"),
+        "no listings behind the challenge"
+    );
 
     // The API host is not challenged.
     let api = sim.get(&format!("/marketplace/stats/{release}")).await;
@@ -371,12 +383,27 @@ async fn the_managed_challenge_stops_plain_clients_on_web_pages_and_lets_a_solve
     let start = interstitial.find("var n='").unwrap() + 7;
     let nonce = &interstitial[start..start + 24];
     let clearance = format!("{CLEARANCE_COOKIE}={nonce}.{:x}", solve_challenge(nonce));
-    let passed = sim.client.get(sim.url(&page_path)).header("cookie", &clearance).send().await.unwrap();
+    let passed = sim
+        .client
+        .get(sim.url(&page_path))
+        .header("cookie", &clearance)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(passed.status(), 200);
     assert!(passed.text().await.unwrap().contains("mpitems"));
 
-    let wrong = format!("{CLEARANCE_COOKIE}={nonce}.{:x}", solve_challenge(nonce).wrapping_add(1));
-    let refused = sim.client.get(sim.url(&page_path)).header("cookie", wrong).send().await.unwrap();
+    let wrong = format!(
+        "{CLEARANCE_COOKIE}={nonce}.{:x}",
+        solve_challenge(nonce).wrapping_add(1)
+    );
+    let refused = sim
+        .client
+        .get(sim.url(&page_path))
+        .header("cookie", wrong)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 403);
 
     let stats = sim.get_json("/_sim/stats").await;

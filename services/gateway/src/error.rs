@@ -43,7 +43,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, message: impl ToString) -> Self {
-        Self::Invalid { field: field.into(), message: message.to_string() }
+        Self::Invalid {
+            field: field.into(),
+            message: message.to_string(),
+        }
     }
 
     pub fn unavailable(e: impl std::fmt::Display) -> Self {
@@ -94,15 +97,26 @@ impl IntoResponse for ApiError {
             Self::Invalid { field, .. } => Some(field.clone()),
             _ => None,
         };
-        let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message: self.to_string(), field } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message: self.to_string(),
+                field,
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         match self {
             Self::RateLimited { retry_after } => {
                 let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
-                response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
             }
             Self::Unauthenticated => {
-                response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"cratedigger\""));
+                response.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"cratedigger\""),
+                );
             }
             _ => {}
         }
@@ -113,7 +127,11 @@ impl IntoResponse for ApiError {
 /// `405` in the one error shape.
 pub(crate) fn method_not_allowed() -> Response {
     let body = ErrorBody {
-        error: ErrorDetail { code: "method_not_allowed".into(), message: "this route does not take that method".into(), field: None },
+        error: ErrorDetail {
+            code: "method_not_allowed".into(),
+            message: "this route does not take that method".into(),
+            field: None,
+        },
     };
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
@@ -139,9 +157,22 @@ pub(crate) async fn json_errors(response: Response) -> Response {
         _ => "internal",
     };
     let (parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_lowercase()).unwrap_or_default();
-    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
-    let body = ErrorBody { error: ErrorDetail { code: code.into(), message, field: None } };
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_lowercase())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: code.into(),
+            message,
+            field: None,
+        },
+    };
     let mut rewritten = (status, Json(body)).into_response();
     for name in [RETRY_AFTER, WWW_AUTHENTICATE, ALLOW] {
         if let Some(value) = parts.headers.get(&name) {
@@ -158,9 +189,19 @@ mod tests {
     #[test]
     fn every_error_has_the_same_shape_and_a_fitting_status() {
         let cases = [
-            (ApiError::invalid("username", "too long"), 400, "invalid_request"),
+            (
+                ApiError::invalid("username", "too long"),
+                400,
+                "invalid_request",
+            ),
             (ApiError::Unauthenticated, 401, "unauthenticated"),
-            (ApiError::RateLimited { retry_after: Duration::from_millis(300) }, 429, "rate_limited"),
+            (
+                ApiError::RateLimited {
+                    retry_after: Duration::from_millis(300),
+                },
+                429,
+                "rate_limited",
+            ),
             (ApiError::unavailable("redis down"), 503, "unavailable"),
         ];
         for (error, status, code) in cases {
@@ -168,9 +209,15 @@ mod tests {
             assert_eq!(response.status().as_u16(), status);
             assert_eq!(code, code.to_lowercase());
         }
-        let limited = ApiError::RateLimited { retry_after: Duration::from_millis(300) }.into_response();
+        let limited = ApiError::RateLimited {
+            retry_after: Duration::from_millis(300),
+        }
+        .into_response();
         assert_eq!(limited.headers()[RETRY_AFTER], "1");
         // Backend details stay in the log, not in the answer.
-        assert_eq!(ApiError::unavailable("redis://secret@host").to_string(), "a backend is unavailable; try again shortly");
+        assert_eq!(
+            ApiError::unavailable("redis://secret@host").to_string(),
+            "a backend is unavailable; try again shortly"
+        );
     }
 }

@@ -75,7 +75,12 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(kv: Arc<dyn KeyValue>, bus: Arc<dyn EventBus>, results: Arc<dyn ResultsStore>, settings: GatewaySettings) -> Self {
+    pub fn new(
+        kv: Arc<dyn KeyValue>,
+        bus: Arc<dyn EventBus>,
+        results: Arc<dyn ResultsStore>,
+        settings: GatewaySettings,
+    ) -> Self {
         let lifetime = Duration::from_secs(settings.session_days.max(1) * 24 * 3600);
         Self {
             board: StatusBoard::new(kv.clone()),
@@ -101,11 +106,16 @@ impl Gateway {
 
     /// Turns "Sign in with Discogs" on when the settings hold consumer credentials.
     pub fn with_discogs(mut self, client: DiscogsClient) -> Self {
-        if let (Some(key), Some(secret)) = (&self.settings.discogs_consumer_key, &self.settings.discogs_consumer_secret)
-            && !key.is_empty()
+        if let (Some(key), Some(secret)) = (
+            &self.settings.discogs_consumer_key,
+            &self.settings.discogs_consumer_secret,
+        ) && !key.is_empty()
             && !secret.is_empty()
         {
-            let consumer = ConsumerCredentials { key: key.clone(), secret: cratedigger_discogs::Secret::new(secret.clone()) };
+            let consumer = ConsumerCredentials {
+                key: key.clone(),
+                secret: cratedigger_discogs::Secret::new(secret.clone()),
+            };
             self.oauth = Some(Arc::new(DiscogsSignIn { client, consumer }));
         }
         self
@@ -130,12 +140,18 @@ impl Gateway {
             .route("/api/v1/jobs/{id}", get(jobs::status).delete(jobs::cancel))
             .route("/api/v1/jobs/{id}/events", get(jobs::events::follow))
             .route("/api/v1/jobs/{id}/carts", get(results::carts))
-            .route("/api/v1/users/{username}/recommendations", get(results::recommendations))
+            .route(
+                "/api/v1/users/{username}/recommendations",
+                get(results::recommendations),
+            )
             .route("/api/v1/releases/{id}/similar", get(similar::similar))
             .route_layer(from_fn_with_state(self.clone(), access::authenticate));
         let open = Router::new()
             .route("/api/v1/session", get(jobs::session))
-            .route("/api/openapi.json", get(|| async { axum::Json(openapi::document()) }))
+            .route(
+                "/api/openapi.json",
+                get(|| async { axum::Json(openapi::document()) }),
+            )
             .route("/auth/discogs/login", get(oauth::login))
             .route("/auth/discogs/callback", get(oauth::callback))
             .route("/auth/logout", post(oauth::logout));
@@ -155,11 +171,19 @@ impl Gateway {
         }
         app.merge(health.router())
             // An info span per request: the root of the trace of the job it creates.
-            .layer(TraceLayer::new_for_http().make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO)))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO)),
+            )
     }
 
     /// Serves on `listener` until `shutdown` fires.
-    pub async fn serve(mut self, listener: tokio::net::TcpListener, health: Health, shutdown: Shutdown) -> anyhow::Result<()> {
+    pub async fn serve(
+        mut self,
+        listener: tokio::net::TcpListener,
+        health: Health,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<()> {
         self.stopping = shutdown.clone();
         let router = self.router(&health);
         if let Some(limiter) = self.limiter.clone() {
@@ -176,9 +200,12 @@ impl Gateway {
         health.ready_until(&shutdown);
         tracing::info!(address = %listener.local_addr()?, "gateway listening");
         let stop = shutdown.clone();
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { stop.wait().await })
-            .await?;
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stop.wait().await })
+        .await?;
         Ok(())
     }
 }
@@ -207,7 +234,11 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::HeaderName::from_static("x-api-key")])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                header::HeaderName::from_static("x-api-key"),
+            ])
             .max_age(Duration::from_secs(3600)),
     )
 }

@@ -60,7 +60,10 @@ fn redirect(location: &str, cookie: Option<String>) -> Response {
 
 fn sign_in(gateway: &Gateway) -> Result<&DiscogsSignIn, ApiError> {
     gateway.oauth.as_deref().ok_or_else(|| {
-        ApiError::NotConfigured("sign-in with discogs is not configured (gateway.discogs_consumer_key and _secret)".into())
+        ApiError::NotConfigured(
+            "sign-in with discogs is not configured (gateway.discogs_consumer_key and _secret)"
+                .into(),
+        )
     })
 }
 
@@ -69,8 +72,14 @@ fn callback_url(gateway: &Gateway, headers: &HeaderMap) -> Result<String, ApiErr
     let base = match &gateway.settings.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => {
-            let host = headers.get(HOST).and_then(|h| h.to_str().ok()).ok_or_else(|| ApiError::invalid("host", "missing host header"))?;
-            if !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')) {
+            let host = headers
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .ok_or_else(|| ApiError::invalid("host", "missing host header"))?;
+            if !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+            {
                 return Err(ApiError::invalid("host", "not a host name"));
             }
             format!("http://{host}")
@@ -79,14 +88,31 @@ fn callback_url(gateway: &Gateway, headers: &HeaderMap) -> Result<String, ApiErr
     Ok(format!("{base}/auth/discogs/callback"))
 }
 
-pub(crate) async fn login(State(gateway): State<Gateway>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn login(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let oauth = sign_in(&gateway)?;
     let callback = callback_url(&gateway, &headers)?;
-    let request = oauth.client.oauth_request_token(&oauth.consumer, &callback).await.map_err(ApiError::unavailable)?;
-    let stored = serde_json::to_string(&StoredToken { token: request.token.clone(), secret: request.secret.expose().to_owned() })
+    let request = oauth
+        .client
+        .oauth_request_token(&oauth.consumer, &callback)
+        .await
         .map_err(ApiError::unavailable)?;
-    gateway.kv.set(&request_key(&request.token), &stored, Some(REQUEST_TTL)).await.map_err(ApiError::unavailable)?;
-    Ok(redirect(oauth.client.oauth_authorize_url(&request).as_str(), None))
+    let stored = serde_json::to_string(&StoredToken {
+        token: request.token.clone(),
+        secret: request.secret.expose().to_owned(),
+    })
+    .map_err(ApiError::unavailable)?;
+    gateway
+        .kv
+        .set(&request_key(&request.token), &stored, Some(REQUEST_TTL))
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(redirect(
+        oauth.client.oauth_authorize_url(&request).as_str(),
+        None,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,7 +126,11 @@ pub(crate) async fn callback(
     query: Result<Query<Callback>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let oauth = sign_in(&gateway)?;
-    let Ok(Query(Callback { oauth_token: Some(token), oauth_verifier: Some(verifier) })) = query else {
+    let Ok(Query(Callback {
+        oauth_token: Some(token),
+        oauth_verifier: Some(verifier),
+    })) = query
+    else {
         // Discogs sends the visitor back without a verifier when they refuse.
         return Ok(redirect("/?signin=refused", None));
     };
@@ -109,16 +139,38 @@ pub(crate) async fn callback(
         return Ok(redirect("/?signin=expired", None));
     };
     // One use only: a replayed callback finds nothing.
-    gateway.kv.delete(&key).await.map_err(ApiError::unavailable)?;
-    let stored: StoredToken = serde_json::from_str(&stored).map_err(ApiError::unavailable)?;
-    let request = RequestToken { token: stored.token, secret: Secret::new(stored.secret) };
-    let access = oauth.client.oauth_access_token(&oauth.consumer, &request, &verifier).await.map_err(ApiError::unavailable)?;
-    let username = identify(oauth, &access).await?;
-    let record = serde_json::to_string(&StoredToken { token: access.token.clone(), secret: access.secret.expose().to_owned() })
+    gateway
+        .kv
+        .delete(&key)
+        .await
         .map_err(ApiError::unavailable)?;
+    let stored: StoredToken = serde_json::from_str(&stored).map_err(ApiError::unavailable)?;
+    let request = RequestToken {
+        token: stored.token,
+        secret: Secret::new(stored.secret),
+    };
+    let access = oauth
+        .client
+        .oauth_access_token(&oauth.consumer, &request, &verifier)
+        .await
+        .map_err(ApiError::unavailable)?;
+    let username = identify(oauth, &access).await?;
+    let record = serde_json::to_string(&StoredToken {
+        token: access.token.clone(),
+        secret: access.secret.expose().to_owned(),
+    })
+    .map_err(ApiError::unavailable)?;
     let lifetime = gateway.session_lifetime();
-    gateway.kv.set(&access_token_key(&username), &record, Some(lifetime)).await.map_err(ApiError::unavailable)?;
-    let (_, cookie) = gateway.sessions.start(Some(username.clone())).await.map_err(ApiError::unavailable)?;
+    gateway
+        .kv
+        .set(&access_token_key(&username), &record, Some(lifetime))
+        .await
+        .map_err(ApiError::unavailable)?;
+    let (_, cookie) = gateway
+        .sessions
+        .start(Some(username.clone()))
+        .await
+        .map_err(ApiError::unavailable)?;
     tracing::info!(username = %username, "signed in with discogs");
     Ok(redirect("/", Some(cookie)))
 }
@@ -126,22 +178,43 @@ pub(crate) async fn callback(
 /// Whose access token this is, asked of Discogs with the token itself.
 async fn identify(oauth: &DiscogsSignIn, access: &AccessToken) -> Result<Username, ApiError> {
     let mut config = oauth.client.config().clone();
-    config.auth = Auth::OAuth { consumer: oauth.consumer.clone(), token: access.token.clone(), token_secret: access.secret.clone() };
+    config.auth = Auth::OAuth {
+        consumer: oauth.consumer.clone(),
+        token: access.token.clone(),
+        token_secret: access.secret.clone(),
+    };
     // One request per sign-in, counted against the user's own budget at Discogs.
     let limiter = Arc::new(MemoryRateLimiter::new(RateLimitPolicy::authenticated()));
     let client = DiscogsClient::new(config, limiter).map_err(ApiError::unavailable)?;
     let identity = client.identity().await.map_err(ApiError::unavailable)?;
-    Username::parse(&identity.username).map_err(|e| ApiError::unavailable(format!("discogs named an unusable user: {e}")))
+    Username::parse(&identity.username)
+        .map_err(|e| ApiError::unavailable(format!("discogs named an unusable user: {e}")))
 }
 
-pub(crate) async fn logout(State(gateway): State<Gateway>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let Some(session) = gateway.sessions.find(&headers).await.map_err(ApiError::unavailable)? else {
+pub(crate) async fn logout(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(session) = gateway
+        .sessions
+        .find(&headers)
+        .await
+        .map_err(ApiError::unavailable)?
+    else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     if let Some(username) = &session.username {
-        gateway.kv.delete(&access_token_key(username)).await.map_err(ApiError::unavailable)?;
+        gateway
+            .kv
+            .delete(&access_token_key(username))
+            .await
+            .map_err(ApiError::unavailable)?;
     }
-    let cookie = gateway.sessions.end(&session).await.map_err(ApiError::unavailable)?;
+    let cookie = gateway
+        .sessions
+        .end(&session)
+        .await
+        .map_err(ApiError::unavailable)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(cookie) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(SET_COOKIE, cookie);

@@ -102,8 +102,13 @@ pub struct MediaConditionDoc;
 
 impl PartialSchema for MediaConditionDoc {
     fn schema() -> RefOr<Schema> {
-        let names = MediaCondition::ALL.iter().flat_map(|c| [c.discogs_name(), c.code()]);
-        ObjectBuilder::new().schema_type(SchemaType::new(Type::String)).enum_values(Some(names)).into()
+        let names = MediaCondition::ALL
+            .iter()
+            .flat_map(|c| [c.discogs_name(), c.code()]);
+        ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::String))
+            .enum_values(Some(names))
+            .into()
     }
 }
 
@@ -288,6 +293,12 @@ mod tests {
             assert!(paths.contains_key(path), "{path} missing");
         }
         assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
-        assert!(doc["components"]["schemas"]["MediaCondition"]["enum"].as_array().unwrap().len() == 16);
+        assert!(
+            doc["components"]["schemas"]["MediaCondition"]["enum"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 16
+        );
     }
 }

@@ -26,13 +26,17 @@ impl ClientLimiter {
     pub fn new(settings: &RateLimitSettings) -> Option<Self> {
         let rate = NonZeroU32::new(settings.per_second)?;
         let burst = NonZeroU32::new(settings.burst.max(settings.per_second)).unwrap_or(rate);
-        let limiter = Arc::new(RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)));
+        let limiter = Arc::new(RateLimiter::keyed(
+            Quota::per_second(rate).allow_burst(burst),
+        ));
         Some(Self { limiter })
     }
 
     /// Ok, or how long the client must wait.
     pub fn check(&self, client: IpAddr) -> Result<(), Duration> {
-        self.limiter.check_key(&client).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        self.limiter
+            .check_key(&client)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     /// Forgets clients whose buckets are full again, so memory follows the active ones.
@@ -47,7 +51,9 @@ pub async fn limit(State(limiter): State<ClientLimiter>, request: Request, next:
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(address)| address.ip());
+        .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(address)| {
+            address.ip()
+        });
     match limiter.check(client) {
         Ok(()) => next.run(request).await,
         Err(retry_after) => ApiError::RateLimited { retry_after }.into_response(),
@@ -60,14 +66,27 @@ mod tests {
 
     #[test]
     fn a_burst_passes_then_the_client_waits_alone() {
-        let limiter = ClientLimiter::new(&RateLimitSettings { per_second: 1, burst: 3 }).unwrap();
+        let limiter = ClientLimiter::new(&RateLimitSettings {
+            per_second: 1,
+            burst: 3,
+        })
+        .unwrap();
         let (a, b) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
         for _ in 0..3 {
             assert!(limiter.check(a).is_ok());
         }
         let wait = limiter.check(a).unwrap_err();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
         assert!(limiter.check(b).is_ok());
-        assert!(ClientLimiter::new(&RateLimitSettings { per_second: 0, burst: 10 }).is_none());
+        assert!(
+            ClientLimiter::new(&RateLimitSettings {
+                per_second: 0,
+                burst: 10
+            })
+            .is_none()
+        );
     }
 }

@@ -13,11 +13,22 @@ use crate::jobs::{parse_job_id, read_status};
 use crate::openapi::{CartSetDoc, RecommendationSetDoc};
 use crate::{ApiError, Gateway};
 
-async fn document<T: DeserializeOwned>(gateway: &Gateway, collection: Collection, key: &str) -> Result<Option<T>, ApiError> {
-    let Some(document) = gateway.results.get(collection, key).await.map_err(ApiError::unavailable)? else {
+async fn document<T: DeserializeOwned>(
+    gateway: &Gateway,
+    collection: Collection,
+    key: &str,
+) -> Result<Option<T>, ApiError> {
+    let Some(document) = gateway
+        .results
+        .get(collection, key)
+        .await
+        .map_err(ApiError::unavailable)?
+    else {
         return Ok(None);
     };
-    serde_json::from_value(document).map(Some).map_err(|e| ApiError::unavailable(format!("stored {} {key}: {e}", collection.name())))
+    serde_json::from_value(document)
+        .map(Some)
+        .map_err(|e| ApiError::unavailable(format!("stored {} {key}: {e}", collection.name())))
 }
 
 /// A user's newest recommendations, with explanations and Discogs links.
@@ -39,7 +50,11 @@ pub(crate) async fn recommendations(
     document(&gateway, Collection::Recommendations, username.as_str())
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no recommendations for {username} yet; start a recommendations job")))
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no recommendations for {username} yet; start a recommendations job"
+            ))
+        })
 }
 
 /// The carts a carts job built, per scenario (1, 2, 3, any sellers) and per seller.
@@ -60,10 +75,21 @@ pub(crate) async fn carts(
         access::check_may_read_job(&gateway.owners, &caller, &job, &set.username).await?;
         return Ok(Json(set));
     }
-    let status = read_status(&gateway.board, gateway.kv.as_ref(), &job).await?.ok_or_else(|| ApiError::NotFound(format!("no job {job}")))?;
-    access::check_may_read_job(&gateway.owners, &caller, &job, status.username.as_deref().unwrap_or_default()).await?;
+    let status = read_status(&gateway.board, gateway.kv.as_ref(), &job)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no job {job}")))?;
+    access::check_may_read_job(
+        &gateway.owners,
+        &caller,
+        &job,
+        status.username.as_deref().unwrap_or_default(),
+    )
+    .await?;
     let message = match status.kind {
-        Some(JobKind::Carts) => format!("job {job} has no carts yet: it is {}", status.state.as_str()),
+        Some(JobKind::Carts) => format!(
+            "job {job} has no carts yet: it is {}",
+            status.state.as_str()
+        ),
         _ => format!("job {job} is not a carts job"),
     };
     Err(ApiError::NotFound(message))

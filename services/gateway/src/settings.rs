@@ -74,13 +74,18 @@ impl Default for RateLimitSettings {
     fn default() -> Self {
         // A page polling a job twice a second and a script polling at 40 Hz both pass;
         // a loop hammering the API does not.
-        Self { per_second: 50, burst: 200 }
+        Self {
+            per_second: 50,
+            burst: 200,
+        }
     }
 }
 
 /// A list from a settings file, or `a,b` from an environment variable (which cannot hold
 /// a list).
-fn list_or_comma_separated<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+fn list_or_comma_separated<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Given {
@@ -91,7 +96,11 @@ fn list_or_comma_separated<'de, D: Deserializer<'de>>(deserializer: D) -> Result
         Given::List(items) => items,
         Given::Text(text) => text.split(',').map(str::to_owned).collect(),
     };
-    Ok(items.into_iter().map(|item| item.trim().to_owned()).filter(|item| !item.is_empty()).collect())
+    Ok(items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect())
 }
 
 #[cfg(test)]
@@ -102,7 +111,8 @@ mod tests {
     fn lists_come_from_a_file_or_one_variable() {
         let from_env: GatewaySettings = serde_json::from_str(r#"{"api_keys": "k1, k2,"}"#).unwrap();
         assert_eq!(from_env.api_keys, ["k1", "k2"]);
-        let from_file: GatewaySettings = serde_json::from_str(r#"{"cors_origins": ["http://a"]}"#).unwrap();
+        let from_file: GatewaySettings =
+            serde_json::from_str(r#"{"cors_origins": ["http://a"]}"#).unwrap();
         assert_eq!(from_file.cors_origins, ["http://a"]);
         assert!(GatewaySettings::default().api_keys.is_empty());
     }

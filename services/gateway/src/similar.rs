@@ -50,7 +50,11 @@ pub enum SimilarError {
 #[async_trait]
 pub trait SimilarReleases: Send + Sync {
     /// The `limit` releases closest to `release` in the model, closest first.
-    async fn similar(&self, release: ReleaseId, limit: u32) -> Result<SimilarReleasesSet, SimilarError>;
+    async fn similar(
+        &self,
+        release: ReleaseId,
+        limit: u32,
+    ) -> Result<SimilarReleasesSet, SimilarError>;
 }
 
 type GrpcService = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, TransportError>;
@@ -70,7 +74,9 @@ pub struct RecommenderSimilarReleases {
 impl RecommenderSimilarReleases {
     /// A client of the recommender at `url` (`http://host:port`); it connects on first use.
     pub fn connect_lazy(url: &str) -> Result<Self, tonic::transport::Error> {
-        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?.connect_timeout(CALL_TIMEOUT).connect_lazy();
+        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
+            .connect_timeout(CALL_TIMEOUT)
+            .connect_lazy();
         Ok(Self::over(channel))
     }
 
@@ -78,22 +84,39 @@ impl RecommenderSimilarReleases {
     /// (`RecommenderServer`) when it runs in this process.
     pub fn over<S>(service: S) -> Self
     where
-        S: tower::Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + Sync + 'static,
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
-        Self { client: RecommenderClient::new(BoxCloneSyncService::new(service.map_err(|e| TransportError(e.into())))) }
+        Self {
+            client: RecommenderClient::new(BoxCloneSyncService::new(
+                service.map_err(|e| TransportError(e.into())),
+            )),
+        }
     }
 }
 
 #[async_trait]
 impl SimilarReleases for RecommenderSimilarReleases {
-    async fn similar(&self, release: ReleaseId, limit: u32) -> Result<SimilarReleasesSet, SimilarError> {
+    async fn similar(
+        &self,
+        release: ReleaseId,
+        limit: u32,
+    ) -> Result<SimilarReleasesSet, SimilarError> {
         let mut client = self.client.clone();
-        let request = SimilarItemsRequest { release_id: release.0, limit };
+        let request = SimilarItemsRequest {
+            release_id: release.0,
+            limit,
+        };
         let response = tokio::time::timeout(CALL_TIMEOUT, client.similar_items(request))
             .await
-            .map_err(|_| SimilarError::Unavailable("the recommender did not answer in time".into()))?
+            .map_err(|_| {
+                SimilarError::Unavailable("the recommender did not answer in time".into())
+            })?
             .map_err(|status| match status.code() {
                 tonic::Code::NotFound => SimilarError::NotInModel(release),
                 tonic::Code::FailedPrecondition => SimilarError::NoModel,
@@ -114,11 +137,19 @@ impl SimilarReleases for RecommenderSimilarReleases {
                 because: r
                     .because
                     .into_iter()
-                    .map(|b| Because { release_id: ReleaseId(b.release_id), title: b.title, contribution: b.contribution })
+                    .map(|b| Because {
+                        release_id: ReleaseId(b.release_id),
+                        title: b.title,
+                        contribution: b.contribution,
+                    })
                     .collect(),
             })
             .collect();
-        Ok(SimilarReleasesSet { release_id: release.0, model_version: response.model_version, releases })
+        Ok(SimilarReleasesSet {
+            release_id: release.0,
+            model_version: response.model_version,
+            releases,
+        })
     }
 }
 
@@ -144,16 +175,32 @@ pub(crate) async fn similar(
     Path(id): Path<String>,
     query: Result<Query<SimilarQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SimilarReleasesSet>, ApiError> {
-    let release = id.parse::<u64>().ok().filter(|id| *id > 0).map(ReleaseId).ok_or_else(|| ApiError::invalid("id", "release ids are positive integers"))?;
+    let release = id
+        .parse::<u64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(ReleaseId)
+        .ok_or_else(|| ApiError::invalid("id", "release ids are positive integers"))?;
     let Query(query) = query.map_err(|e| ApiError::invalid("limit", e.body_text()))?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid("limit", format!("must be from 1 to {MAX_LIMIT}")));
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be from 1 to {MAX_LIMIT}"),
+        ));
     }
-    let source = gateway.similar.as_ref().ok_or_else(|| ApiError::NotConfigured("similar releases need a recommender (gateway.recommender_url)".into()))?;
-    source.similar(release, limit).await.map(Json).map_err(|e| match e {
-        SimilarError::NotInModel(_) => ApiError::NotFound(e.to_string()),
-        SimilarError::NoModel => ApiError::Unavailable(e.to_string()),
-        SimilarError::Unavailable(detail) => ApiError::Unavailable(detail),
-    })
+    let source = gateway.similar.as_ref().ok_or_else(|| {
+        ApiError::NotConfigured(
+            "similar releases need a recommender (gateway.recommender_url)".into(),
+        )
+    })?;
+    source
+        .similar(release, limit)
+        .await
+        .map(Json)
+        .map_err(|e| match e {
+            SimilarError::NotInModel(_) => ApiError::NotFound(e.to_string()),
+            SimilarError::NoModel => ApiError::Unavailable(e.to_string()),
+            SimilarError::Unavailable(detail) => ApiError::Unavailable(detail),
+        })
 }

@@ -53,17 +53,25 @@ pub fn listings_of(release: ReleaseId, listings: &[PageListing]) -> Vec<Listing>
 pub fn sellers_of(listings: &[PageListing]) -> Vec<Seller> {
     let mut sellers: BTreeMap<SellerName, Seller> = BTreeMap::new();
     for listing in listings {
-        let Some(summary) = &listing.seller else { continue };
+        let Some(summary) = &listing.seller else {
+            continue;
+        };
         let shipping = shipping_of(listing);
-        let seller = sellers.entry(summary.name.clone()).or_insert_with(|| Seller {
-            name: summary.name.clone(),
-            rating: if summary.is_new { None } else { summary.rating_percent.map(|p| p as f32) },
-            ratings_count: summary.ratings.map(|n| n.min(u64::from(u32::MAX)) as u32),
-            ships_from: summary.ships_from.clone(),
-            shipping_first: shipping,
-            shipping_additional: None,
-            min_order_total: None,
-        });
+        let seller = sellers
+            .entry(summary.name.clone())
+            .or_insert_with(|| Seller {
+                name: summary.name.clone(),
+                rating: if summary.is_new {
+                    None
+                } else {
+                    summary.rating_percent.map(|p| p as f32)
+                },
+                ratings_count: summary.ratings.map(|n| n.min(u64::from(u32::MAX)) as u32),
+                ships_from: summary.ships_from.clone(),
+                shipping_first: shipping,
+                shipping_additional: None,
+                min_order_total: None,
+            });
         if let (Some(known), Some(new)) = (seller.shipping_first, shipping) {
             if known.currency == new.currency && new.minor < known.minor {
                 seller.shipping_first = Some(new);
@@ -108,16 +116,32 @@ mod tests {
     #[test]
     fn shipping_shown_becomes_the_sellers_first_item_shipping() {
         let rows = [
-            listing(1, "a", 1000, Shipping::Amount(Money::new(500, Currency::EUR))),
-            listing(2, "a", 1500, Shipping::Amount(Money::new(450, Currency::EUR))),
+            listing(
+                1,
+                "a",
+                1000,
+                Shipping::Amount(Money::new(500, Currency::EUR)),
+            ),
+            listing(
+                2,
+                "a",
+                1500,
+                Shipping::Amount(Money::new(450, Currency::EUR)),
+            ),
             listing(3, "b", 900, Shipping::NoExtra),
             listing(4, "c", 900, Shipping::Unknown),
         ];
         let sellers = sellers_of(&rows);
         let by_name = |n: &str| sellers.iter().find(|s| s.name.as_str() == n).cloned();
         assert_eq!(sellers.len(), 3);
-        assert_eq!(by_name("a").and_then(|s| s.shipping_first), Some(Money::new(450, Currency::EUR)));
-        assert_eq!(by_name("b").and_then(|s| s.shipping_first), Some(Money::zero(Currency::EUR)));
+        assert_eq!(
+            by_name("a").and_then(|s| s.shipping_first),
+            Some(Money::new(450, Currency::EUR))
+        );
+        assert_eq!(
+            by_name("b").and_then(|s| s.shipping_first),
+            Some(Money::zero(Currency::EUR))
+        );
         assert_eq!(by_name("c").and_then(|s| s.shipping_first), None);
         assert_eq!(by_name("a").and_then(|s| s.rating), Some(99.5));
     }
@@ -129,8 +153,18 @@ mod tests {
         let mut other = listing(2, "a", 1000, Shipping::NoExtra);
         other.release_id = Some(ReleaseId(8));
         let mut unavailable = listing(3, "a", 1000, Shipping::NoExtra);
-        unavailable.availability = Availability::Unavailable { buyer_country: None };
-        let rows = listings_of(ReleaseId(7), &[orphan, other, unavailable, listing(4, "b", 800, Shipping::Unknown)]);
+        unavailable.availability = Availability::Unavailable {
+            buyer_country: None,
+        };
+        let rows = listings_of(
+            ReleaseId(7),
+            &[
+                orphan,
+                other,
+                unavailable,
+                listing(4, "b", 800, Shipping::Unknown),
+            ],
+        );
         assert_eq!(rows.iter().map(|r| r.id.0).collect::<Vec<_>>(), vec![3, 4]);
         assert!(!rows[0].available);
         assert_eq!(rows[1].shipping, None);

@@ -32,7 +32,9 @@ use cratedigger_catalog::{Catalog, CatalogError, ListingChanges, Release};
 use cratedigger_discogs::market::Listing as PageListing;
 use cratedigger_discogs::{BrowserSettings, DiscogsClient, DiscogsError};
 use cratedigger_domain::{JobId, ReleaseId, Stage};
-use cratedigger_kit::{EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, subscription};
+use cratedigger_kit::{
+    EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, subscription,
+};
 use cratedigger_kv::{KeyValue, KvError};
 use cratedigger_proto::convert::{job_of, stage_to_pb};
 use cratedigger_proto::events;
@@ -131,36 +133,64 @@ impl Market {
     }
 
     pub fn workers(self: &Arc<Self>, worker: &WorkerSettings) -> Vec<Box<dyn Runnable>> {
-        let settings = WorkerSettings { concurrency: self.settings.concurrency, ..worker.clone() };
+        let settings = WorkerSettings {
+            concurrency: self.settings.concurrency,
+            ..worker.clone()
+        };
         // A chunk may wait minutes for the shared rate limiter: its lease is renewed while
         // it is held, and returns within the ack deadline if this process dies.
         let spec = subscription::<events::MarketChunkRequested>(SERVICE);
-        vec![Box::new(Worker::new(Arc::new(OnMarketChunk(self.clone())), self.publisher.bus().clone(), spec, settings))]
+        vec![Box::new(Worker::new(
+            Arc::new(OnMarketChunk(self.clone())),
+            self.publisher.bus().clone(),
+            spec,
+            settings,
+        ))]
     }
 
     async fn on_chunk(&self, request: events::MarketChunkRequested) -> Result<(), HandleError> {
         let spec = job_of(request.job.as_ref()).map_err(HandleError::reject)?;
-        let releases: Vec<ReleaseId> = request.release_ids.iter().map(|&id| ReleaseId(id)).collect();
+        let releases: Vec<ReleaseId> = request
+            .release_ids
+            .iter()
+            .map(|&id| ReleaseId(id))
+            .collect();
         let mut items = 0;
         let mut failures = Vec::new();
         let mut blocked = BlockedSources::new();
         for (position, &release) in releases.iter().enumerate() {
             match self.release(&spec.id, release, &mut blocked).await? {
-                Fetched::Stored(changes) => items += changes.inserted + changes.price_changed + changes.unchanged,
+                Fetched::Stored(changes) => {
+                    items += changes.inserted + changes.price_changed + changes.unchanged
+                }
                 Fetched::Fresh => {}
                 Fetched::Failed(reason) => failures.push(reason),
                 Fetched::Blocked => {
                     let sources: Vec<&str> = blocked.keys().copied().collect();
-                    self.unread(&spec.id, &releases[position..], &sources).await.map_err(HandleError::retry)?;
-                    let met: Vec<String> = blocked.iter().map(|(source, what)| format!("{source}: {what}")).collect();
-                    let reason = format!("the marketplace could not be read ({}); {BLOCKED_ADVICE}", met.join("; "));
+                    self.unread(&spec.id, &releases[position..], &sources)
+                        .await
+                        .map_err(HandleError::retry)?;
+                    let met: Vec<String> = blocked
+                        .iter()
+                        .map(|(source, what)| format!("{source}: {what}"))
+                        .collect();
+                    let reason = format!(
+                        "the marketplace could not be read ({}); {BLOCKED_ADVICE}",
+                        met.join("; ")
+                    );
                     tracing::warn!(chunk = request.chunk, %reason, "marketplace blocked on every source: chunk failed");
                     return self.done(&request, items, Some(reason)).await;
                 }
             }
         }
         let error = (!failures.is_empty()).then(|| failures.join("; "));
-        tracing::info!(chunk = request.chunk, releases = releases.len(), listings = items, failed = failures.len(), "market chunk stored");
+        tracing::info!(
+            chunk = request.chunk,
+            releases = releases.len(),
+            listings = items,
+            failed = failures.len(),
+            "market chunk stored"
+        );
         self.done(&request, items, error).await
     }
 
@@ -168,7 +198,12 @@ impl Market {
     /// fresh in the cache (stored by this job or another within the TTL): the carts stage
     /// uses them as they are, so they count as seen. Each is counted blocked on
     /// `blocked_on`, the sources that would have met the same wall.
-    async fn unread(&self, job: &JobId, releases: &[ReleaseId], blocked_on: &[&str]) -> Result<(), KvError> {
+    async fn unread(
+        &self,
+        job: &JobId,
+        releases: &[ReleaseId],
+        blocked_on: &[&str],
+    ) -> Result<(), KvError> {
         for &release in releases {
             if !self.freshness.is_fresh(release).await? {
                 for source in blocked_on {
@@ -183,13 +218,26 @@ impl Market {
     /// Fetches and stores one release's listings unless they are fresh, through the first
     /// source that is not blocked and reads it. Errors are those worth retrying the chunk
     /// for.
-    async fn release(&self, job: &JobId, release: ReleaseId, blocked: &mut BlockedSources) -> Result<Fetched, HandleError> {
-        if self.freshness.is_fresh(release).await.map_err(HandleError::retry)? {
+    async fn release(
+        &self,
+        job: &JobId,
+        release: ReleaseId,
+        blocked: &mut BlockedSources,
+    ) -> Result<Fetched, HandleError> {
+        if self
+            .freshness
+            .is_fresh(release)
+            .await
+            .map_err(HandleError::retry)?
+        {
             return Ok(Fetched::Fresh);
         }
         let seen_at = Utc::now();
         let mut failures = Vec::new();
-        let mut served = self.nothing_for_sale(release).await?.then(|| (STATS_SOURCE, Vec::new()));
+        let mut served = self
+            .nothing_for_sale(release)
+            .await?
+            .then(|| (STATS_SOURCE, Vec::new()));
         for source in &self.sources {
             if served.is_some() {
                 break;
@@ -210,21 +258,33 @@ impl Market {
                 Err(e) if e.is_retryable() => return Err(HandleError::retry(e)),
                 Err(e) if e.is_blocked() => {
                     tracing::info!(source = source.name, %release, error = %e, "source blocked: trying the next");
-                    self.records.blocked(job, release, source.name).await.map_err(HandleError::retry)?;
+                    self.records
+                        .blocked(job, release, source.name)
+                        .await
+                        .map_err(HandleError::retry)?;
                     blocked.insert(source.name, e.to_string());
                 }
                 Err(e) => {
-                    self.records.source_failed(job, release, source.name).await.map_err(HandleError::retry)?;
+                    self.records
+                        .source_failed(job, release, source.name)
+                        .await
+                        .map_err(HandleError::retry)?;
                     failures.push(format!("{}: {e}", source.name));
                 }
             }
         }
         let Some((source, listings)) = served else {
-            self.records.failed(job, release).await.map_err(HandleError::retry)?;
+            self.records
+                .failed(job, release)
+                .await
+                .map_err(HandleError::retry)?;
             if failures.is_empty() {
                 return Ok(Fetched::Blocked);
             }
-            return Ok(Fetched::Failed(format!("release {release}: {}", failures.join("; "))));
+            return Ok(Fetched::Failed(format!(
+                "release {release}: {}",
+                failures.join("; ")
+            )));
         };
         let sellers = sellers_of(&listings);
         let rows = listings_of(release, &listings);
@@ -237,16 +297,25 @@ impl Market {
             // The catalog refuses what the page said (storing it again would be refused
             // again): this release fails, the rest of the chunk goes on.
             Err(e @ CatalogError::Rejected(_)) => {
-                self.records.failed(job, release).await.map_err(HandleError::retry)?;
+                self.records
+                    .failed(job, release)
+                    .await
+                    .map_err(HandleError::retry)?;
                 return Ok(Fetched::Failed(format!("release {release}: {e}")));
             }
             Err(e) => return Err(HandleError::retry(e)),
         };
         // Counted, then fresh, and fresh only once stored: a crash before this leaves the
         // release to fetch again.
-        self.records.fetched(job, release, source).await.map_err(HandleError::retry)?;
+        self.records
+            .fetched(job, release, source)
+            .await
+            .map_err(HandleError::retry)?;
         let stamp = seen_at.to_rfc3339_opts(SecondsFormat::Millis, true);
-        self.freshness.mark_fresh(release, &stamp).await.map_err(HandleError::retry)?;
+        self.freshness
+            .mark_fresh(release, &stamp)
+            .await
+            .map_err(HandleError::retry)?;
         tracing::debug!(%release, source, listings = rows.len(), inserted = changes.inserted, price_changed = changes.price_changed, gone = changes.gone, "listings stored");
         Ok(Fetched::Stored(changes))
     }
@@ -269,22 +338,47 @@ impl Market {
                 return Ok(false);
             }
         };
-        let for_sale = stats.num_for_sale.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
-        let mut stored = self.catalog.releases(&[release]).await.map_err(HandleError::retry)?;
+        let for_sale = stats
+            .num_for_sale
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+        let mut stored = self
+            .catalog
+            .releases(&[release])
+            .await
+            .map_err(HandleError::retry)?;
         if let Some(row) = stored.pop() {
-            let lowest_price = if for_sale == Some(0) { None } else { stats.lowest_price.or(row.lowest_price) };
-            let row = Release { lowest_price, num_for_sale: for_sale, ..row };
-            self.catalog.upsert_releases(&[row]).await.map_err(HandleError::retry)?;
+            let lowest_price = if for_sale == Some(0) {
+                None
+            } else {
+                stats.lowest_price.or(row.lowest_price)
+            };
+            let row = Release {
+                lowest_price,
+                num_for_sale: for_sale,
+                ..row
+            };
+            self.catalog
+                .upsert_releases(&[row])
+                .await
+                .map_err(HandleError::retry)?;
         }
         Ok(for_sale == Some(0) || stats.blocked_from_sale)
     }
 
     /// Every listing of the release through `source`, page after page, up to `max_pages`.
-    async fn fetch(&self, source: &NamedSource, release: ReleaseId) -> Result<Vec<PageListing>, DiscogsError> {
+    async fn fetch(
+        &self,
+        source: &NamedSource,
+        release: ReleaseId,
+    ) -> Result<Vec<PageListing>, DiscogsError> {
         let mut listings: Vec<PageListing> = Vec::new();
         let mut ids = HashSet::new();
         for page in 1..=self.settings.max_pages.max(1) {
-            let read = match source.source.release_listings(release, page, self.settings.per_page).await {
+            let read = match source
+                .source
+                .release_listings(release, page, self.settings.per_page)
+                .await
+            {
                 Ok(read) => read,
                 // The listings shrank between two pages: what was read is all there is. (A
                 // missing first page means no such release, which the caller handles.)
@@ -297,7 +391,8 @@ impl Market {
             let before = listings.len();
             listings.extend(read.listings.into_iter().filter(|l| ids.insert(l.id)));
             let total = read.range.map_or(0, |r| r.total);
-            let complete = listings.len() as u64 >= total || read.range.is_some_and(|r| r.last >= r.total);
+            let complete =
+                listings.len() as u64 >= total || read.range.is_some_and(|r| r.last >= r.total);
             if complete || listings.len() == before {
                 break;
             }
@@ -305,7 +400,12 @@ impl Market {
         Ok(listings)
     }
 
-    async fn done(&self, request: &events::MarketChunkRequested, items: u32, error: Option<String>) -> Result<(), HandleError> {
+    async fn done(
+        &self,
+        request: &events::MarketChunkRequested,
+        items: u32,
+        error: Option<String>,
+    ) -> Result<(), HandleError> {
         let done = events::ChunkDone {
             job: request.job.clone(),
             stage: stage_to_pb(Stage::Market) as i32,
@@ -314,7 +414,10 @@ impl Market {
             failed: error.is_some(),
             error: error.unwrap_or_default(),
         };
-        self.publisher.publish(&done).await.map_err(HandleError::retry)
+        self.publisher
+            .publish(&done)
+            .await
+            .map_err(HandleError::retry)
     }
 }
 
@@ -332,11 +435,19 @@ impl EventHandler for OnMarketChunk {
     /// chunk, so the tracker can conclude the stage with what was fetched.
     async fn give_up(&self, event: &Self::Event, error: &HandleError) {
         if let Ok(spec) = job_of(event.job.as_ref()) {
-            let releases: Vec<ReleaseId> = event.release_ids.iter().map(|&id| ReleaseId(id)).collect();
+            let releases: Vec<ReleaseId> =
+                event.release_ids.iter().map(|&id| ReleaseId(id)).collect();
             if let Err(e) = self.0.unread(&spec.id, &releases, &[]).await {
                 tracing::warn!(error = %e, chunk = event.chunk, "could not record the chunk's unread releases");
             }
         }
-        let _ = self.0.done(event, 0, Some(format!("the marketplace could not be read: {error}"))).await;
+        let _ = self
+            .0
+            .done(
+                event,
+                0,
+                Some(format!("the marketplace could not be read: {error}")),
+            )
+            .await;
     }
 }

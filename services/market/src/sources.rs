@@ -31,7 +31,9 @@ impl SourceKind {
 
 /// `market.sources` as a list (a settings file) or as comma-separated text (an
 /// `APP_MARKET__SOURCES=browser,http` variable); an empty one is refused, naming the key.
-pub fn deserialize_kinds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<SourceKind>, D::Error> {
+pub fn deserialize_kinds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<SourceKind>, D::Error> {
     use serde::de::Error;
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -48,12 +50,18 @@ pub fn deserialize_kinds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> R
         let kind = match name.to_ascii_lowercase().as_str() {
             "browser" => SourceKind::Browser,
             "http" => SourceKind::Http,
-            other => return Err(D::Error::custom(format!("unknown listing source {other:?} (known: browser, http)"))),
+            other => {
+                return Err(D::Error::custom(format!(
+                    "unknown listing source {other:?} (known: browser, http)"
+                )));
+            }
         };
         kinds.push(kind);
     }
     if kinds.is_empty() {
-        return Err(D::Error::custom("market.sources names no listing source (known: browser, http)"));
+        return Err(D::Error::custom(
+            "market.sources names no listing source (known: browser, http)",
+        ));
     }
     Ok(kinds)
 }
@@ -79,7 +87,11 @@ impl std::fmt::Debug for NamedSource {
 
 /// The sources `kinds` name, in that order, built on the Discogs client (whose web host
 /// and request budget the browser shares). A kind named twice is used once.
-pub fn build_sources(kinds: &[SourceKind], discogs: &DiscogsClient, browser: &BrowserSettings) -> Vec<NamedSource> {
+pub fn build_sources(
+    kinds: &[SourceKind],
+    discogs: &DiscogsClient,
+    browser: &BrowserSettings,
+) -> Vec<NamedSource> {
     let mut sources: Vec<NamedSource> = Vec::new();
     for &kind in kinds {
         if sources.iter().any(|s| s.name == kind.name()) {
@@ -87,9 +99,11 @@ pub fn build_sources(kinds: &[SourceKind], discogs: &DiscogsClient, browser: &Br
         }
         let source: Arc<dyn ListingSource> = match kind {
             SourceKind::Http => Arc::new(discogs.clone()),
-            SourceKind::Browser => {
-                Arc::new(BrowserListingSource::new(browser.clone(), discogs.config().web_base.clone(), discogs.limiter()))
-            }
+            SourceKind::Browser => Arc::new(BrowserListingSource::new(
+                browser.clone(),
+                discogs.config().web_base.clone(),
+                discogs.limiter(),
+            )),
         };
         sources.push(NamedSource::new(kind.name(), source));
     }
@@ -97,8 +111,7 @@ pub fn build_sources(kinds: &[SourceKind], discogs: &DiscogsClient, browser: &Br
 }
 
 /// What a buyer can do about releases no source could read.
-pub const BLOCKED_ADVICE: &str =
-    "the marketplace answered with a bot challenge: enable the browser source (market.sources = [\"browser\", …]) and try again";
+pub const BLOCKED_ADVICE: &str = "the marketplace answered with a bot challenge: enable the browser source (market.sources = [\"browser\", …]) and try again";
 
 #[cfg(test)]
 mod tests {
@@ -111,15 +124,31 @@ mod tests {
     }
 
     fn parse(json: &str) -> Result<Vec<SourceKind>, String> {
-        serde_json::from_str::<Settings>(json).map(|s| s.sources).map_err(|e| e.to_string())
+        serde_json::from_str::<Settings>(json)
+            .map(|s| s.sources)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
     fn sources_come_as_a_list_or_as_text_and_unknown_or_none_are_refused() {
-        assert_eq!(parse(r#"{"sources": ["browser", "http"]}"#), Ok(vec![SourceKind::Browser, SourceKind::Http]));
-        assert_eq!(parse(r#"{"sources": "http, Browser"}"#), Ok(vec![SourceKind::Http, SourceKind::Browser]));
-        assert!(parse(r#"{"sources": ["carrier-pigeon"]}"#).unwrap_err().contains("carrier-pigeon"));
-        assert!(parse(r#"{"sources": ""}"#).unwrap_err().contains("names no listing source"));
+        assert_eq!(
+            parse(r#"{"sources": ["browser", "http"]}"#),
+            Ok(vec![SourceKind::Browser, SourceKind::Http])
+        );
+        assert_eq!(
+            parse(r#"{"sources": "http, Browser"}"#),
+            Ok(vec![SourceKind::Http, SourceKind::Browser])
+        );
+        assert!(
+            parse(r#"{"sources": ["carrier-pigeon"]}"#)
+                .unwrap_err()
+                .contains("carrier-pigeon")
+        );
+        assert!(
+            parse(r#"{"sources": ""}"#)
+                .unwrap_err()
+                .contains("names no listing source")
+        );
         assert!(parse(r#"{"sources": []}"#).is_err());
     }
 }

@@ -22,10 +22,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cratedigger_bus::EventBus;
 use cratedigger_catalog::{Catalog, InteractionKind, UserProfile};
-use cratedigger_discogs::{DiscogsClient, DiscogsError};
 use cratedigger_discogs::api::PageRequest;
+use cratedigger_discogs::{DiscogsClient, DiscogsError};
 use cratedigger_domain::{JobKind, JobSpec, Stage, Username};
-use cratedigger_kit::{EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, job, subscription};
+use cratedigger_kit::{
+    EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, job, subscription,
+};
 use cratedigger_kv::KeyValue;
 use cratedigger_proto::convert::{job_of, stage_from_pb};
 use cratedigger_proto::events;
@@ -48,7 +50,11 @@ pub struct ProfileSettings {
 
 impl Default for ProfileSettings {
     fn default() -> Self {
-        Self { per_page: 100, pages_per_chunk: 5, concurrency: 4 }
+        Self {
+            per_page: 100,
+            pages_per_chunk: 5,
+            concurrency: 4,
+        }
     }
 }
 
@@ -78,16 +84,35 @@ impl Profile {
         bus: Arc<dyn EventBus>,
         settings: ProfileSettings,
     ) -> Arc<Self> {
-        Arc::new(Self { catalog, kv, discogs, publisher: Publisher::new(bus), settings })
+        Arc::new(Self {
+            catalog,
+            kv,
+            discogs,
+            publisher: Publisher::new(bus),
+            settings,
+        })
     }
 
     /// The service's workers: one per consumed event.
     pub fn workers(self: &Arc<Self>, worker: &WorkerSettings) -> Vec<Box<dyn Runnable>> {
         let bus = self.publisher.bus().clone();
-        let settings = WorkerSettings { concurrency: self.settings.concurrency, ..worker.clone() };
+        let settings = WorkerSettings {
+            concurrency: self.settings.concurrency,
+            ..worker.clone()
+        };
         vec![
-            Box::new(Worker::new(Arc::new(OnJobRequested(self.clone())), bus.clone(), subscription::<events::JobRequested>(SERVICE), settings.clone())),
-            Box::new(Worker::new(Arc::new(OnStageCompleted(self.clone())), bus, subscription::<events::StageCompleted>(SERVICE), settings)),
+            Box::new(Worker::new(
+                Arc::new(OnJobRequested(self.clone())),
+                bus.clone(),
+                subscription::<events::JobRequested>(SERVICE),
+                settings.clone(),
+            )),
+            Box::new(Worker::new(
+                Arc::new(OnStageCompleted(self.clone())),
+                bus,
+                subscription::<events::StageCompleted>(SERVICE),
+                settings,
+            )),
         ]
     }
 
@@ -106,7 +131,11 @@ impl Profile {
                 let Some(remote) = self.remote_profile(&spec, &pb_job).await? else {
                     return Ok(());
                 };
-                let stored = self.catalog.user(&spec.username).await.map_err(HandleError::retry)?;
+                let stored = self
+                    .catalog
+                    .user(&spec.username)
+                    .await
+                    .map_err(HandleError::retry)?;
                 if stored.as_ref().is_some_and(|s| is_current(s, &remote)) {
                     tracing::info!(username = %spec.username, "profile is current; nothing to fetch");
                     return self.synced(&spec, &pb_job, false, &remote).await;
@@ -117,11 +146,24 @@ impl Profile {
                     self.settings.per_page,
                     self.settings.pages_per_chunk,
                 );
-                let pending = PendingSync { profile: remote, chunks };
+                let pending = PendingSync {
+                    profile: remote,
+                    chunks,
+                };
                 let json = serde_json::to_string(&pending).map_err(HandleError::reject)?;
                 // First writer wins: a redelivery, or a concurrent replica, reuses this plan.
-                if !self.kv.set_if_absent(&key, &json, Some(PENDING_TTL)).await.map_err(HandleError::retry)? {
-                    let json = self.kv.get(&key).await.map_err(HandleError::retry)?.unwrap_or(json);
+                if !self
+                    .kv
+                    .set_if_absent(&key, &json, Some(PENDING_TTL))
+                    .await
+                    .map_err(HandleError::retry)?
+                {
+                    let json = self
+                        .kv
+                        .get(&key)
+                        .await
+                        .map_err(HandleError::retry)?
+                        .unwrap_or(json);
                     serde_json::from_str(&json).map_err(HandleError::reject)?
                 } else {
                     pending
@@ -131,11 +173,27 @@ impl Profile {
         self.publish_plan(&pb_job, &pending).await
     }
 
-    async fn publish_plan(&self, job: &events::Job, pending: &PendingSync) -> Result<(), HandleError> {
+    async fn publish_plan(
+        &self,
+        job: &events::Job,
+        pending: &PendingSync,
+    ) -> Result<(), HandleError> {
         let total = u32::try_from(pending.chunks.len()).map_err(HandleError::reject)?;
-        tracing::info!(chunks = total, wants = pending.profile.wantlist_count, haves = pending.profile.collection_count, "sync planned");
-        let planned = events::ChunksPlanned { job: Some(job.clone()), stage: events::Stage::Profile as i32, total };
-        self.publisher.publish(&planned).await.map_err(HandleError::retry)?;
+        tracing::info!(
+            chunks = total,
+            wants = pending.profile.wantlist_count,
+            haves = pending.profile.collection_count,
+            "sync planned"
+        );
+        let planned = events::ChunksPlanned {
+            job: Some(job.clone()),
+            stage: events::Stage::Profile as i32,
+            total,
+        };
+        self.publisher
+            .publish(&planned)
+            .await
+            .map_err(HandleError::retry)?;
         for (i, chunk) in pending.chunks.iter().enumerate() {
             let request = events::ChunkRequested {
                 job: Some(job.clone()),
@@ -148,14 +206,21 @@ impl Profile {
                 last_page: chunk.last_page,
                 per_page: self.settings.per_page,
             };
-            self.publisher.publish(&request).await.map_err(HandleError::retry)?;
+            self.publisher
+                .publish(&request)
+                .await
+                .map_err(HandleError::retry)?;
         }
         Ok(())
     }
 
     /// The user's profile as Discogs has it now. None when the job was failed with a
     /// reason (missing user, private wantlist).
-    async fn remote_profile(&self, spec: &JobSpec, job: &events::Job) -> Result<Option<UserProfile>, HandleError> {
+    async fn remote_profile(
+        &self,
+        spec: &JobSpec,
+        job: &events::Job,
+    ) -> Result<Option<UserProfile>, HandleError> {
         let user = match self.discogs.user(&spec.username).await {
             Ok(user) => user,
             Err(DiscogsError::NotFound { .. }) => {
@@ -168,18 +233,22 @@ impl Profile {
         let newest_want = match self.newest_added(&spec.username, List::Wantlist).await {
             Ok(date) => date,
             Err(DiscogsError::NotFound { .. }) => {
-                let message = format!("the wantlist of {} is private or missing; sign in with Discogs to read it", spec.username);
+                let message = format!(
+                    "the wantlist of {} is private or missing; sign in with Discogs to read it",
+                    spec.username
+                );
                 self.fail(job, "wantlist_private", message, false).await?;
                 return Ok(None);
             }
             Err(e) => return Err(discogs_error(e)),
         };
         // A private collection is not an error: recommendations work from the wantlist.
-        let (newest_have, collection_count) = match self.newest_added(&spec.username, List::Collection).await {
-            Ok(date) => (date, user.num_collection.unwrap_or(0)),
-            Err(DiscogsError::NotFound { .. } | DiscogsError::Unauthorized { .. }) => (None, 0),
-            Err(e) => return Err(discogs_error(e)),
-        };
+        let (newest_have, collection_count) =
+            match self.newest_added(&spec.username, List::Collection).await {
+                Ok(date) => (date, user.num_collection.unwrap_or(0)),
+                Err(DiscogsError::NotFound { .. } | DiscogsError::Unauthorized { .. }) => (None, 0),
+                Err(e) => return Err(discogs_error(e)),
+            };
         Ok(Some(UserProfile {
             username: spec.username.clone(),
             discogs_id: Some(user.id),
@@ -191,13 +260,25 @@ impl Profile {
         }))
     }
 
-    async fn newest_added(&self, username: &Username, list: List) -> Result<Option<DateTime<Utc>>, DiscogsError> {
+    async fn newest_added(
+        &self,
+        username: &Username,
+        list: List,
+    ) -> Result<Option<DateTime<Utc>>, DiscogsError> {
         let first = PageRequest::new(1, 1);
         let page = match list {
-            List::Wantlist => self.discogs.wantlist_page_newest_first(username, first).await?,
+            List::Wantlist => {
+                self.discogs
+                    .wantlist_page_newest_first(username, first)
+                    .await?
+            }
             List::Collection => self.discogs.collection_page(username, first).await?,
         };
-        Ok(page.items.first().and_then(|item| item.date_added).map(|d| d.with_timezone(&Utc)))
+        Ok(page
+            .items
+            .first()
+            .and_then(|item| item.date_added)
+            .map(|d| d.with_timezone(&Utc)))
     }
 
     /// Every chunk is done: keep what this sync saw, record the profile, announce it.
@@ -207,45 +288,93 @@ impl Profile {
         }
         let pb_job = event.job.clone().unwrap_or_default();
         let spec = job_of(event.job.as_ref()).map_err(HandleError::reject)?;
-        let Some(json) = self.kv.get(&Self::pending_key(&spec)).await.map_err(HandleError::retry)? else {
-            return Err(HandleError::reject(anyhow::anyhow!("no planned sync for job {}", spec.id)));
+        let Some(json) = self
+            .kv
+            .get(&Self::pending_key(&spec))
+            .await
+            .map_err(HandleError::retry)?
+        else {
+            return Err(HandleError::reject(anyhow::anyhow!(
+                "no planned sync for job {}",
+                spec.id
+            )));
         };
         let pending: PendingSync = serde_json::from_str(&json).map_err(HandleError::reject)?;
         if event.failed > 0 {
-            let message = format!("{} of {} parts of the profile could not be fetched from Discogs", event.failed, event.total);
-            return self.fail(&pb_job, "profile_incomplete", message, true).await;
+            let message = format!(
+                "{} of {} parts of the profile could not be fetched from Discogs",
+                event.failed, event.total
+            );
+            return self
+                .fail(&pb_job, "profile_incomplete", message, true)
+                .await;
         }
         let sync_id = spec.id.to_string();
         for kind in [InteractionKind::Want, InteractionKind::Have] {
-            let removed = self.catalog.prune_interactions(&spec.username, kind, &sync_id).await.map_err(HandleError::retry)?;
+            let removed = self
+                .catalog
+                .prune_interactions(&spec.username, kind, &sync_id)
+                .await
+                .map_err(HandleError::retry)?;
             if removed > 0 {
-                tracing::info!(kind = kind.as_str(), removed, "removed what the user no longer has");
+                tracing::info!(
+                    kind = kind.as_str(),
+                    removed,
+                    "removed what the user no longer has"
+                );
             }
         }
-        let profile = UserProfile { last_synced_at: Some(Utc::now()), ..pending.profile.clone() };
-        self.catalog.upsert_user(&profile).await.map_err(HandleError::retry)?;
+        let profile = UserProfile {
+            last_synced_at: Some(Utc::now()),
+            ..pending.profile.clone()
+        };
+        self.catalog
+            .upsert_user(&profile)
+            .await
+            .map_err(HandleError::retry)?;
         self.synced(&spec, &pb_job, true, &profile).await
     }
 
-    async fn synced(&self, spec: &JobSpec, job: &events::Job, scraped: bool, profile: &UserProfile) -> Result<(), HandleError> {
+    async fn synced(
+        &self,
+        spec: &JobSpec,
+        job: &events::Job,
+        scraped: bool,
+        profile: &UserProfile,
+    ) -> Result<(), HandleError> {
         let synced = events::ProfileSynced {
             job: Some(job.clone()),
             scraped,
             wants: profile.wantlist_count,
             haves: profile.collection_count,
         };
-        self.publisher.publish(&synced).await.map_err(HandleError::retry)?;
+        self.publisher
+            .publish(&synced)
+            .await
+            .map_err(HandleError::retry)?;
         if spec.kind == JobKind::Sync {
             let done = job::completed(job, format!("profiles/{}", spec.username), "profile synced");
-            self.publisher.publish(&done).await.map_err(HandleError::retry)?;
+            self.publisher
+                .publish(&done)
+                .await
+                .map_err(HandleError::retry)?;
         }
         Ok(())
     }
 
-    async fn fail(&self, job: &events::Job, code: &str, message: String, retryable: bool) -> Result<(), HandleError> {
+    async fn fail(
+        &self,
+        job: &events::Job,
+        code: &str,
+        message: String,
+        retryable: bool,
+    ) -> Result<(), HandleError> {
         tracing::warn!(code, %message, "job failed");
         let failed = job::failed(job, Stage::Profile, code, message, retryable);
-        self.publisher.publish(&failed).await.map_err(HandleError::retry)
+        self.publisher
+            .publish(&failed)
+            .await
+            .map_err(HandleError::retry)
     }
 }
 
@@ -263,7 +392,11 @@ fn clamp_u32(n: u64) -> u32 {
 }
 
 fn discogs_error(e: DiscogsError) -> HandleError {
-    if e.is_retryable() { HandleError::retry(e) } else { HandleError::reject(e) }
+    if e.is_retryable() {
+        HandleError::retry(e)
+    } else {
+        HandleError::reject(e)
+    }
 }
 
 struct OnJobRequested(Arc<Profile>);
@@ -278,7 +411,15 @@ impl EventHandler for OnJobRequested {
 
     async fn give_up(&self, event: &Self::Event, error: &HandleError) {
         if let Some(job) = &event.job {
-            let _ = self.0.fail(job, "discogs_unavailable", format!("could not read the profile from Discogs: {error}"), true).await;
+            let _ = self
+                .0
+                .fail(
+                    job,
+                    "discogs_unavailable",
+                    format!("could not read the profile from Discogs: {error}"),
+                    true,
+                )
+                .await;
         }
     }
 }
@@ -295,7 +436,15 @@ impl EventHandler for OnStageCompleted {
 
     async fn give_up(&self, event: &Self::Event, error: &HandleError) {
         if let Some(job) = &event.job {
-            let _ = self.0.fail(job, "sync_not_recorded", format!("could not record the synced profile: {error}"), true).await;
+            let _ = self
+                .0
+                .fail(
+                    job,
+                    "sync_not_recorded",
+                    format!("could not record the synced profile: {error}"),
+                    true,
+                )
+                .await;
         }
     }
 }

@@ -27,7 +27,11 @@ pub fn plan_chunks(wants: u64, haves: u64, per_page: u32, pages_per_chunk: u32) 
         let mut first = 1;
         while first <= pages {
             let last = first.saturating_add(pages_per_chunk - 1).min(pages);
-            chunks.push(Chunk { list, first_page: first, last_page: last });
+            chunks.push(Chunk {
+                list,
+                first_page: first,
+                last_page: last,
+            });
             first = last + 1;
         }
     }
@@ -43,11 +47,23 @@ mod tests {
         let chunks = plan_chunks(1_234, 250, 100, 5);
         let wantlist: Vec<_> = chunks.iter().filter(|c| c.list == List::Wantlist).collect();
         assert_eq!(
-            wantlist.iter().map(|c| (c.first_page, c.last_page)).collect::<Vec<_>>(),
+            wantlist
+                .iter()
+                .map(|c| (c.first_page, c.last_page))
+                .collect::<Vec<_>>(),
             vec![(1, 5), (6, 10), (11, 13)]
         );
-        let collection: Vec<_> = chunks.iter().filter(|c| c.list == List::Collection).collect();
-        assert_eq!(collection.iter().map(|c| (c.first_page, c.last_page)).collect::<Vec<_>>(), vec![(1, 3)]);
+        let collection: Vec<_> = chunks
+            .iter()
+            .filter(|c| c.list == List::Collection)
+            .collect();
+        assert_eq!(
+            collection
+                .iter()
+                .map(|c| (c.first_page, c.last_page))
+                .collect::<Vec<_>>(),
+            vec![(1, 3)]
+        );
     }
 
     #[test]

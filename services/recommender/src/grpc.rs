@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use cratedigger_domain::{RecommendedRelease, ReleaseId, Username, release_url};
 use cratedigger_kit::Shutdown;
-use cratedigger_proto::recommender::recommender_server::{Recommender as RecommenderApi, RecommenderServer};
+use cratedigger_proto::recommender::recommender_server::{
+    Recommender as RecommenderApi, RecommenderServer,
+};
 use cratedigger_proto::recommender::{
-    Because, RecommendRequest, RecommendResponse, RecommendedRelease as PbRelease, SimilarItemsRequest,
-    SimilarItemsResponse,
+    Because, RecommendRequest, RecommendResponse, RecommendedRelease as PbRelease,
+    SimilarItemsRequest, SimilarItemsResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -37,29 +39,49 @@ fn to_pb(r: RecommendedRelease) -> PbRelease {
         because: r
             .because
             .into_iter()
-            .map(|b| Because { release_id: b.release_id.0, title: b.title, contribution: b.contribution })
+            .map(|b| Because {
+                release_id: b.release_id.0,
+                title: b.title,
+                contribution: b.contribution,
+            })
             .collect(),
     }
 }
 
 #[tonic::async_trait]
 impl RecommenderApi for RecommenderGrpc {
-    async fn recommend(&self, request: Request<RecommendRequest>) -> Result<Response<RecommendResponse>, Status> {
+    async fn recommend(
+        &self,
+        request: Request<RecommendRequest>,
+    ) -> Result<Response<RecommendResponse>, Status> {
         let request = request.into_inner();
         let username = Username::parse(&request.username)
             .map_err(|e| Status::from(RecommendError::InvalidRequest(e.to_string())))?;
-        let exclude: Vec<ReleaseId> = request.exclude_release_ids.into_iter().map(ReleaseId).collect();
-        let set = self.0.recommend(&username, "", request.limit, &exclude).await?;
+        let exclude: Vec<ReleaseId> = request
+            .exclude_release_ids
+            .into_iter()
+            .map(ReleaseId)
+            .collect();
+        let set = self
+            .0
+            .recommend(&username, "", request.limit, &exclude)
+            .await?;
         Ok(Response::new(RecommendResponse {
             model_version: set.model_version,
             releases: set.releases.into_iter().map(to_pb).collect(),
         }))
     }
 
-    async fn similar_items(&self, request: Request<SimilarItemsRequest>) -> Result<Response<SimilarItemsResponse>, Status> {
+    async fn similar_items(
+        &self,
+        request: Request<SimilarItemsRequest>,
+    ) -> Result<Response<SimilarItemsResponse>, Status> {
         let request = request.into_inner();
         let loaded = self.0.slot.get().ok_or(RecommendError::NoModel)?;
-        let index = loaded.model.item_index(request.release_id).ok_or(RecommendError::UnknownRelease(request.release_id))?;
+        let index = loaded
+            .model
+            .item_index(request.release_id)
+            .ok_or(RecommendError::UnknownRelease(request.release_id))?;
         let limit = match request.limit {
             0 => self.0.settings.default_limit,
             n => n.min(self.0.settings.max_limit),
@@ -68,8 +90,17 @@ impl RecommenderApi for RecommenderGrpc {
             .model
             .similar_items(index, limit, &[])
             .map_err(|e| RecommendError::Unavailable(e.into()))?;
-        let ids: Vec<ReleaseId> = similar.iter().filter_map(|s| loaded.model.item_id(s.item)).map(ReleaseId).collect();
-        let releases = self.0.catalog.releases(&ids).await.map_err(|e| RecommendError::Unavailable(e.into()))?;
+        let ids: Vec<ReleaseId> = similar
+            .iter()
+            .filter_map(|s| loaded.model.item_id(s.item))
+            .map(ReleaseId)
+            .collect();
+        let releases = self
+            .0
+            .catalog
+            .releases(&ids)
+            .await
+            .map_err(|e| RecommendError::Unavailable(e.into()))?;
         let releases = similar
             .iter()
             .filter_map(|s| {
@@ -87,7 +118,10 @@ impl RecommenderApi for RecommenderGrpc {
                 }))
             })
             .collect();
-        Ok(Response::new(SimilarItemsResponse { model_version: loaded.version.clone(), releases }))
+        Ok(Response::new(SimilarItemsResponse {
+            model_version: loaded.version.clone(),
+            releases,
+        }))
     }
 }
 
@@ -98,7 +132,9 @@ pub async fn serve_grpc(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<RecommenderServer<RecommenderGrpc>>().await;
+    reporter
+        .set_serving::<RecommenderServer<RecommenderGrpc>>()
+        .await;
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
     tonic::transport::Server::builder()
         .add_service(health)

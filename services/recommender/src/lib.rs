@@ -25,7 +25,10 @@ use cratedigger_blobs::BlobLocation;
 use cratedigger_bus::EventBus;
 use cratedigger_catalog::Catalog;
 use cratedigger_domain::{JobKind, RecommendationSet, ReleaseId, Stage, Username};
-use cratedigger_kit::{EventHandler, HandleError, Publisher, Runnable, Shutdown, Task, Worker, WorkerSettings, job, subscription};
+use cratedigger_kit::{
+    EventHandler, HandleError, Publisher, Runnable, Shutdown, Task, Worker, WorkerSettings, job,
+    subscription,
+};
 use cratedigger_proto::convert::job_of;
 use cratedigger_proto::events;
 use cratedigger_results::{Collection, ResultsStore};
@@ -52,7 +55,13 @@ pub struct RecommenderSettings {
 
 impl Default for RecommenderSettings {
     fn default() -> Self {
-        Self { default_limit: 20, max_limit: 500, want_weight: 1.0, have_weight: 1.0, refresh_seconds: 60 }
+        Self {
+            default_limit: 20,
+            max_limit: 500,
+            want_weight: 1.0,
+            have_weight: 1.0,
+            refresh_seconds: 60,
+        }
     }
 }
 
@@ -86,7 +95,14 @@ impl Recommender {
         bus: Arc<dyn EventBus>,
         settings: RecommenderSettings,
     ) -> Arc<Self> {
-        Arc::new(Self { catalog, results, blobs, publisher: Publisher::new(bus), slot: ModelSlot::default(), settings })
+        Arc::new(Self {
+            catalog,
+            results,
+            blobs,
+            publisher: Publisher::new(bus),
+            slot: ModelSlot::default(),
+            settings,
+        })
     }
 
     pub fn slot(&self) -> &ModelSlot {
@@ -105,19 +121,32 @@ impl Recommender {
         let this = self.clone();
         let every = Duration::from_secs(self.settings.refresh_seconds.max(1));
         vec![
-            Box::new(Worker::new(Arc::new(OnProfileSynced(self.clone())), bus.clone(), subscription::<events::ProfileSynced>(SERVICE), worker.clone())),
-            Box::new(Worker::new(Arc::new(OnModelTrained(self.clone())), bus, subscription::<events::ModelTrained>(SERVICE), worker.clone())),
-            Task::new("recommender.model-refresh", move |shutdown: Shutdown| async move {
-                loop {
-                    if let Err(e) = this.refresh().await {
-                        tracing::warn!(error = format!("{e:#}"), "could not refresh the model");
+            Box::new(Worker::new(
+                Arc::new(OnProfileSynced(self.clone())),
+                bus.clone(),
+                subscription::<events::ProfileSynced>(SERVICE),
+                worker.clone(),
+            )),
+            Box::new(Worker::new(
+                Arc::new(OnModelTrained(self.clone())),
+                bus,
+                subscription::<events::ModelTrained>(SERVICE),
+                worker.clone(),
+            )),
+            Task::new(
+                "recommender.model-refresh",
+                move |shutdown: Shutdown| async move {
+                    loop {
+                        if let Err(e) = this.refresh().await {
+                            tracing::warn!(error = format!("{e:#}"), "could not refresh the model");
+                        }
+                        tokio::select! {
+                            () = tokio::time::sleep(every) => {}
+                            () = shutdown.wait() => return Ok(()),
+                        }
                     }
-                    tokio::select! {
-                        () = tokio::time::sleep(every) => {}
-                        () = shutdown.wait() => return Ok(()),
-                    }
-                }
-            }),
+                },
+            ),
         ]
     }
 
@@ -129,7 +158,11 @@ impl Recommender {
         limit: u32,
         exclude: &[ReleaseId],
     ) -> Result<RecommendationSet, RecommendError> {
-        let limit = if limit == 0 { self.settings.default_limit } else { limit.min(self.settings.max_limit) } as usize;
+        let limit = if limit == 0 {
+            self.settings.default_limit
+        } else {
+            limit.min(self.settings.max_limit)
+        } as usize;
         // A model trained a moment ago may not be loaded yet (its ModelTrained still on the
         // way): look once before saying there is none.
         let loaded = match self.slot.get() {
@@ -139,19 +172,43 @@ impl Recommender {
                 self.slot.get().ok_or(RecommendError::NoModel)?
             }
         };
-        let interactions = self.catalog.interactions(username).await.map_err(|e| RecommendError::Unavailable(e.into()))?;
-        let weights = Weights { want: self.settings.want_weight, have: self.settings.have_weight };
-        let (ranking_model, owned, exclude) = (loaded.clone(), interactions.clone(), exclude.to_vec());
+        let interactions = self
+            .catalog
+            .interactions(username)
+            .await
+            .map_err(|e| RecommendError::Unavailable(e.into()))?;
+        let weights = Weights {
+            want: self.settings.want_weight,
+            have: self.settings.have_weight,
+        };
+        let (ranking_model, owned, exclude) =
+            (loaded.clone(), interactions.clone(), exclude.to_vec());
         let ranked = tokio::task::spawn_blocking(move || {
-            recommend::rank(&ranking_model.model, &owned, weights, &exclude, recommend::candidates_for(limit))
+            recommend::rank(
+                &ranking_model.model,
+                &owned,
+                weights,
+                &exclude,
+                recommend::candidates_for(limit),
+            )
         })
         .await
         .map_err(|e| RecommendError::Unavailable(e.into()))?
         .map_err(RecommendError::Unavailable)?;
-        let request = recommend::Request { username: username.as_str(), job_id, limit };
-        recommend::assemble(ranked, self.catalog.as_ref(), &interactions, &loaded.version, &request)
-            .await
-            .map_err(RecommendError::Unavailable)
+        let request = recommend::Request {
+            username: username.as_str(),
+            job_id,
+            limit,
+        };
+        recommend::assemble(
+            ranked,
+            self.catalog.as_ref(),
+            &interactions,
+            &loaded.version,
+            &request,
+        )
+        .await
+        .map_err(RecommendError::Unavailable)
     }
 
     async fn on_profile_synced(&self, event: events::ProfileSynced) -> Result<(), HandleError> {
@@ -160,27 +217,48 @@ impl Recommender {
             return Ok(());
         }
         let job = event.job.clone().unwrap_or_default();
-        let set = match self.recommend(&spec.username, spec.id.as_str(), spec.limit, &[]).await {
+        let set = match self
+            .recommend(&spec.username, spec.id.as_str(), spec.limit, &[])
+            .await
+        {
             Ok(set) => set,
             Err(RecommendError::NoModel) => {
-                let failed = job::failed(&job, Stage::Recommend, "no_model", RecommendError::NoModel.to_string(), true);
-                return self.publisher.publish(&failed).await.map_err(HandleError::retry);
+                let failed = job::failed(
+                    &job,
+                    Stage::Recommend,
+                    "no_model",
+                    RecommendError::NoModel.to_string(),
+                    true,
+                );
+                return self
+                    .publisher
+                    .publish(&failed)
+                    .await
+                    .map_err(HandleError::retry);
             }
             Err(e @ RecommendError::Unavailable(_)) => return Err(HandleError::retry(e)),
             Err(e) => return Err(HandleError::reject(e)),
         };
         let document = serde_json::to_value(&set).map_err(HandleError::reject)?;
         self.results
-            .put(Collection::Recommendations, spec.username.as_str(), &document)
+            .put(
+                Collection::Recommendations,
+                spec.username.as_str(),
+                &document,
+            )
             .await
             .map_err(HandleError::retry)?;
         let message = match set.releases.len() {
-            0 => "nothing to recommend yet: none of this user's records are known to the model".to_owned(),
+            0 => "nothing to recommend yet: none of this user's records are known to the model"
+                .to_owned(),
             n => format!("{n} recommendations"),
         };
         tracing::info!(username = %spec.username, count = set.releases.len(), "recommendations stored");
         let done = job::completed(&job, format!("recommendations/{}", spec.username), message);
-        self.publisher.publish(&done).await.map_err(HandleError::retry)
+        self.publisher
+            .publish(&done)
+            .await
+            .map_err(HandleError::retry)
     }
 }
 
@@ -196,7 +274,13 @@ impl EventHandler for OnProfileSynced {
 
     async fn give_up(&self, event: &Self::Event, error: &HandleError) {
         if let Some(job) = &event.job {
-            let failed = job::failed(job, Stage::Recommend, "recommend_failed", format!("could not recommend: {error}"), true);
+            let failed = job::failed(
+                job,
+                Stage::Recommend,
+                "recommend_failed",
+                format!("could not recommend: {error}"),
+                true,
+            );
             let _ = self.0.publisher.publish(&failed).await;
         }
     }
@@ -209,6 +293,10 @@ impl EventHandler for OnModelTrained {
     type Event = events::ModelTrained;
 
     async fn handle(&self, _event: Self::Event) -> Result<(), HandleError> {
-        self.0.refresh().await.map(|_| ()).map_err(HandleError::Retry)
+        self.0
+            .refresh()
+            .await
+            .map(|_| ())
+            .map_err(HandleError::Retry)
     }
 }

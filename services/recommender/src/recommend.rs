@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{SecondsFormat, Utc};
 use cratedigger_als::{Model, RecommendRequest};
 use cratedigger_catalog::{Catalog, Interaction, InteractionKind, Release};
-use cratedigger_domain::{Because, MasterId, RecommendationSet, RecommendedRelease, ReleaseId, release_url};
+use cratedigger_domain::{
+    Because, MasterId, RecommendationSet, RecommendedRelease, ReleaseId, release_url,
+};
 
 /// How many candidates to rank per recommendation kept, to leave room for dropping other
 /// pressings of what the user has.
@@ -35,7 +37,13 @@ pub struct Ranked {
     pub unknown: u32,
 }
 
-pub fn rank(model: &Model, interactions: &[Interaction], weights: Weights, exclude: &[ReleaseId], wanted: usize) -> anyhow::Result<Ranked> {
+pub fn rank(
+    model: &Model,
+    interactions: &[Interaction],
+    weights: Weights,
+    exclude: &[ReleaseId],
+    wanted: usize,
+) -> anyhow::Result<Ranked> {
     let weighted = interactions.iter().map(|i| {
         let w = match i.kind {
             InteractionKind::Want => weights.want,
@@ -44,11 +52,23 @@ pub fn rank(model: &Model, interactions: &[Interaction], weights: Weights, exclu
         (i.release_id.0, w * i.weight)
     });
     let (row, unknown) = model.user_row(weighted)?;
-    let deny: Vec<u32> = exclude.iter().filter_map(|r| model.item_index(r.0)).collect();
-    let ranked = model.recommend(&row, &RecommendRequest { n: wanted, allow: None, deny: &deny })?;
+    let deny: Vec<u32> = exclude
+        .iter()
+        .filter_map(|r| model.item_index(r.0))
+        .collect();
+    let ranked = model.recommend(
+        &row,
+        &RecommendRequest {
+            n: wanted,
+            allow: None,
+            deny: &deny,
+        },
+    )?;
     let mut items = Vec::with_capacity(ranked.len());
     for rec in ranked {
-        let Some(id) = model.item_id(rec.item) else { continue };
+        let Some(id) = model.item_id(rec.item) else {
+            continue;
+        };
         let because = model
             .explain(&row, rec.item, BECAUSE)?
             .contributions
@@ -57,7 +77,10 @@ pub fn rank(model: &Model, interactions: &[Interaction], weights: Weights, exclu
             .collect();
         items.push((ReleaseId(id), rec.score, because));
     }
-    Ok(Ranked { items, unknown: u32::try_from(unknown).unwrap_or(u32::MAX) })
+    Ok(Ranked {
+        items,
+        unknown: u32::try_from(unknown).unwrap_or(u32::MAX),
+    })
 }
 
 /// How many candidates to rank for `limit` recommendations.
@@ -76,14 +99,26 @@ pub async fn assemble(
 ) -> anyhow::Result<RecommendationSet> {
     let own_ids: Vec<ReleaseId> = interactions.iter().map(|i| i.release_id).collect();
     let mut ids: Vec<ReleaseId> = ranked.items.iter().map(|(id, _, _)| *id).collect();
-    ids.extend(ranked.items.iter().flat_map(|(_, _, because)| because.iter().map(|(id, _)| *id)));
+    ids.extend(
+        ranked
+            .items
+            .iter()
+            .flat_map(|(_, _, because)| because.iter().map(|(id, _)| *id)),
+    );
     ids.extend(&own_ids);
     ids.sort_unstable();
     ids.dedup();
-    let releases: HashMap<ReleaseId, Release> =
-        catalog.releases(&ids).await?.into_iter().map(|r| (r.id, r)).collect();
+    let releases: HashMap<ReleaseId, Release> = catalog
+        .releases(&ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
     let owned: HashSet<ReleaseId> = own_ids.iter().copied().collect();
-    let owned_masters: HashSet<MasterId> = own_ids.iter().filter_map(|id| releases.get(id)?.master_id).collect();
+    let owned_masters: HashSet<MasterId> = own_ids
+        .iter()
+        .filter_map(|id| releases.get(id)?.master_id)
+        .collect();
 
     let mut kept = Vec::with_capacity(request.limit);
     for (id, score, because) in ranked.items {
@@ -91,7 +126,11 @@ pub async fn assemble(
             break;
         }
         let release = releases.get(&id);
-        if owned.contains(&id) || release.and_then(|r| r.master_id).is_some_and(|m| owned_masters.contains(&m)) {
+        if owned.contains(&id)
+            || release
+                .and_then(|r| r.master_id)
+                .is_some_and(|m| owned_masters.contains(&m))
+        {
             continue;
         }
         let because = because

@@ -31,7 +31,11 @@ impl ModelSlot {
 
     /// Loads the newest recorded model if it is not the one in use. Returns whether the
     /// model changed.
-    pub async fn refresh(&self, catalog: &dyn Catalog, blobs: &BlobLocation) -> anyhow::Result<bool> {
+    pub async fn refresh(
+        &self,
+        catalog: &dyn Catalog,
+        blobs: &BlobLocation,
+    ) -> anyhow::Result<bool> {
         let Some(latest) = catalog.latest_model_version().await? else {
             return Ok(false);
         };
@@ -40,9 +44,14 @@ impl ModelSlot {
         }
         let prefix = Path::from(format!("{}/{}", blobs.prefix, latest.location));
         let files = cratedigger_blobs::get_files(blobs.store.as_ref(), &prefix).await?;
-        let model = tokio::task::spawn_blocking(move || ModelFiles::decode(|name| files.get(name).map(|b| b.to_vec())))
-            .await??;
-        self.put(LoadedModel { version: latest.version, model });
+        let model = tokio::task::spawn_blocking(move || {
+            ModelFiles::decode(|name| files.get(name).map(|b| b.to_vec()))
+        })
+        .await??;
+        self.put(LoadedModel {
+            version: latest.version,
+            model,
+        });
         Ok(true)
     }
 }

@@ -17,7 +17,9 @@ use cratedigger_discogs::api::PageRequest;
 use cratedigger_discogs::api::ReleaseEntry;
 use cratedigger_discogs::{DiscogsClient, DiscogsError};
 use cratedigger_domain::Stage;
-use cratedigger_kit::{EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, job, subscription};
+use cratedigger_kit::{
+    EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, job, subscription,
+};
 use cratedigger_proto::convert::job_of;
 use cratedigger_proto::events;
 
@@ -31,16 +33,34 @@ pub struct Scraper {
 }
 
 impl Scraper {
-    pub fn new(catalog: Arc<dyn Catalog>, discogs: DiscogsClient, bus: Arc<dyn EventBus>, concurrency: usize) -> Arc<Self> {
-        Arc::new(Self { catalog, discogs, publisher: Publisher::new(bus), concurrency })
+    pub fn new(
+        catalog: Arc<dyn Catalog>,
+        discogs: DiscogsClient,
+        bus: Arc<dyn EventBus>,
+        concurrency: usize,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            catalog,
+            discogs,
+            publisher: Publisher::new(bus),
+            concurrency,
+        })
     }
 
     pub fn workers(self: &Arc<Self>, worker: &WorkerSettings) -> Vec<Box<dyn Runnable>> {
-        let settings = WorkerSettings { concurrency: self.concurrency, ..worker.clone() };
+        let settings = WorkerSettings {
+            concurrency: self.concurrency,
+            ..worker.clone()
+        };
         // A chunk may wait minutes for the shared rate limiter; its lease is renewed while
         // this worker holds it, and returns within the default deadline if it dies.
         let spec = subscription::<events::ChunkRequested>(SERVICE);
-        vec![Box::new(Worker::new(Arc::new(OnChunkRequested(self.clone())), self.publisher.bus().clone(), spec, settings))]
+        vec![Box::new(Worker::new(
+            Arc::new(OnChunkRequested(self.clone())),
+            self.publisher.bus().clone(),
+            spec,
+            settings,
+        ))]
     }
 
     async fn scrape(&self, request: events::ChunkRequested) -> Result<(), HandleError> {
@@ -49,23 +69,45 @@ impl Scraper {
         let kind = match events::InteractionList::try_from(request.list) {
             Ok(events::InteractionList::Wantlist) => InteractionKind::Want,
             Ok(events::InteractionList::Collection) => InteractionKind::Have,
-            _ => return Err(HandleError::reject(anyhow::anyhow!("chunk {} names no list", request.chunk))),
+            _ => {
+                return Err(HandleError::reject(anyhow::anyhow!(
+                    "chunk {} names no list",
+                    request.chunk
+                )));
+            }
         };
         let mut releases = Vec::new();
         let mut interactions = Vec::new();
         for page in request.first_page..=request.last_page.max(request.first_page) {
             let page_request = PageRequest::new(page, request.per_page);
             let result = match kind {
-                InteractionKind::Want => self.discogs.wantlist_page(&spec.username, page_request).await,
-                InteractionKind::Have => self.discogs.collection_page(&spec.username, page_request).await,
+                InteractionKind::Want => {
+                    self.discogs
+                        .wantlist_page(&spec.username, page_request)
+                        .await
+                }
+                InteractionKind::Have => {
+                    self.discogs
+                        .collection_page(&spec.username, page_request)
+                        .await
+                }
             };
             let page = match result {
                 Ok(page) => page,
                 Err(DiscogsError::NotFound { .. }) if kind == InteractionKind::Want => {
-                    let message = format!("the wantlist of {} is private or missing; sign in with Discogs to read it", spec.username);
-                    let failed = job::failed(&pb_job, Stage::Profile, "wantlist_private", message, false);
-                    self.publisher.publish(&failed).await.map_err(HandleError::retry)?;
-                    return self.done(&request, 0, Some("the wantlist is private")).await;
+                    let message = format!(
+                        "the wantlist of {} is private or missing; sign in with Discogs to read it",
+                        spec.username
+                    );
+                    let failed =
+                        job::failed(&pb_job, Stage::Profile, "wantlist_private", message, false);
+                    self.publisher
+                        .publish(&failed)
+                        .await
+                        .map_err(HandleError::retry)?;
+                    return self
+                        .done(&request, 0, Some("the wantlist is private"))
+                        .await;
                 }
                 Err(e) if e.is_retryable() => return Err(HandleError::retry(e)),
                 Err(e) => return Err(HandleError::reject(e)),
@@ -83,16 +125,29 @@ impl Scraper {
                 break;
             }
         }
-        self.catalog.upsert_releases(&releases).await.map_err(HandleError::retry)?;
+        self.catalog
+            .upsert_releases(&releases)
+            .await
+            .map_err(HandleError::retry)?;
         self.catalog
             .upsert_interactions(&spec.username, &interactions, spec.id.as_str())
             .await
             .map_err(HandleError::retry)?;
-        tracing::info!(chunk = request.chunk, items = interactions.len(), list = kind.as_str(), "chunk stored");
+        tracing::info!(
+            chunk = request.chunk,
+            items = interactions.len(),
+            list = kind.as_str(),
+            "chunk stored"
+        );
         self.done(&request, interactions.len() as u32, None).await
     }
 
-    async fn done(&self, request: &events::ChunkRequested, items: u32, error: Option<&str>) -> Result<(), HandleError> {
+    async fn done(
+        &self,
+        request: &events::ChunkRequested,
+        items: u32,
+        error: Option<&str>,
+    ) -> Result<(), HandleError> {
         let done = events::ChunkDone {
             job: request.job.clone(),
             stage: events::Stage::Profile as i32,
@@ -101,7 +156,10 @@ impl Scraper {
             failed: error.is_some(),
             error: error.unwrap_or_default().to_owned(),
         };
-        self.publisher.publish(&done).await.map_err(HandleError::retry)
+        self.publisher
+            .publish(&done)
+            .await
+            .map_err(HandleError::retry)
     }
 }
 
@@ -117,7 +175,10 @@ fn release_of(entry: &ReleaseEntry) -> Release {
             .formats
             .iter()
             .map(|f| {
-                std::iter::once(f.name.as_str()).chain(f.descriptions.iter().map(String::as_str)).collect::<Vec<_>>().join(", ")
+                std::iter::once(f.name.as_str())
+                    .chain(f.descriptions.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             })
             .collect(),
         genres: entry.genres.clone(),

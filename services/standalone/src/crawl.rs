@@ -21,7 +21,12 @@ pub struct CrawlOutcome {
 }
 
 /// Starts one sync job per user and waits (up to `timeout`) until all have ended.
-pub async fn crawl(backends: &Backends, users: &[Username], timeout: Duration, show: bool) -> anyhow::Result<CrawlOutcome> {
+pub async fn crawl(
+    backends: &Backends,
+    users: &[Username],
+    timeout: Duration,
+    show: bool,
+) -> anyhow::Result<CrawlOutcome> {
     let publisher = Publisher::new(backends.bus.clone());
     let mut jobs = Vec::with_capacity(users.len());
     for username in users {
@@ -35,7 +40,12 @@ pub async fn crawl(backends: &Backends, users: &[Username], timeout: Duration, s
             seed: 0,
             requested_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         };
-        publisher.publish(&events::JobRequested { job: Some(job_to_pb(&spec)) }).await.context("starting a sync job")?;
+        publisher
+            .publish(&events::JobRequested {
+                job: Some(job_to_pb(&spec)),
+            })
+            .await
+            .context("starting a sync job")?;
         jobs.push(spec.id);
     }
     let bar = progress(show, jobs.len() as u64, "syncing profiles");
@@ -69,11 +79,14 @@ pub async fn crawl(backends: &Backends, users: &[Username], timeout: Duration, s
 
 /// Usernames from a file: one per line, blank lines and `#` comments ignored.
 pub fn users_from_file(path: &std::path::Path) -> anyhow::Result<Vec<Username>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| Username::parse(l).with_context(|| format!("{}: bad username {l:?}", path.display())))
+        .map(|l| {
+            Username::parse(l).with_context(|| format!("{}: bad username {l:?}", path.display()))
+        })
         .collect()
 }
 
@@ -88,8 +101,17 @@ pub async fn users_from_simulator(base: &str, limit: usize) -> anyhow::Result<Ve
         username: String,
     }
     let url = format!("{}/_sim/users?limit={limit}", base.trim_end_matches('/'));
-    let listing: Listing = reqwest::get(&url).await?.error_for_status()?.json().await.context("reading the simulator's users")?;
-    listing.users.iter().map(|u| Username::parse(&u.username).map_err(anyhow::Error::from)).collect()
+    let listing: Listing = reqwest::get(&url)
+        .await?
+        .error_for_status()?
+        .json()
+        .await
+        .context("reading the simulator's users")?;
+    listing
+        .users
+        .iter()
+        .map(|u| Username::parse(&u.username).map_err(anyhow::Error::from))
+        .collect()
 }
 
 pub fn progress(show: bool, total: u64, message: &'static str) -> ProgressBar {

@@ -32,7 +32,11 @@ pub use services::Service;
 pub use settings::AppSettings;
 
 #[derive(Debug, Parser)]
-#[command(name = "cratedigger", version, about = "Records you will love, and the cheapest way to buy them")]
+#[command(
+    name = "cratedigger",
+    version,
+    about = "Records you will love, and the cheapest way to buy them"
+)]
 pub struct Cli {
     /// A TOML settings file; `APP_*` environment variables override it.
     #[arg(long, global = true, env = "CRATEDIGGER_CONFIG")]
@@ -148,8 +152,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { service } => format!("cratedigger-{}", service.name()),
         _ => "cratedigger".to_owned(),
     };
-    let otlp = cratedigger_kit::telemetry::OtlpExport::from_env(&service_name).map_err(anyhow::Error::msg)?;
-    let telemetry = cratedigger_kit::telemetry::init(settings.telemetry.format, otlp).map_err(anyhow::Error::msg)?;
+    let otlp = cratedigger_kit::telemetry::OtlpExport::from_env(&service_name)
+        .map_err(anyhow::Error::msg)?;
+    let telemetry = cratedigger_kit::telemetry::init(settings.telemetry.format, otlp)
+        .map_err(anyhow::Error::msg)?;
     let outcome = execute(cli.command, &mut settings).await;
     // After the services drained: the last spans leave before the process does.
     telemetry.flush();
@@ -163,18 +169,31 @@ async fn execute(command: Command, settings: &mut AppSettings) -> anyhow::Result
         Command::Train => {
             let backends = connect(settings).await?;
             let trained = train::train(&backends, &settings.trainer, true).await?;
-            println!("model {} trained on {} users x {} releases ({} interactions) in {:.1} s", trained.version, trained.users, trained.items, trained.interactions, trained.fit_seconds);
+            println!(
+                "model {} trained on {} users x {} releases ({} interactions) in {:.1} s",
+                trained.version,
+                trained.users,
+                trained.items,
+                trained.interactions,
+                trained.fit_seconds
+            );
             Ok(())
         }
         Command::Crawl(args) => {
             let backends = connect(settings).await?;
             let users = match (&args.users_file, args.sim_users) {
                 (Some(file), _) => crawl::users_from_file(file)?,
-                (None, Some(n)) => crawl::users_from_simulator(&settings.backends.discogs.api_url, n).await?,
+                (None, Some(n)) => {
+                    crawl::users_from_simulator(&settings.backends.discogs.api_url, n).await?
+                }
                 (None, None) => anyhow::bail!("give --users-file or --sim-users"),
             };
-            let outcome = crawl::crawl(&backends, &users, Duration::from_secs(args.timeout), true).await?;
-            println!("{} profiles synced, {} failed", outcome.succeeded, outcome.failed);
+            let outcome =
+                crawl::crawl(&backends, &users, Duration::from_secs(args.timeout), true).await?;
+            println!(
+                "{} profiles synced, {} failed",
+                outcome.succeeded, outcome.failed
+            );
             Ok(())
         }
         Command::Migrate => {
@@ -182,11 +201,18 @@ async fn execute(command: Command, settings: &mut AppSettings) -> anyhow::Result
             println!("catalog migrated");
             Ok(())
         }
-        Command::Fx { command: FxCommand::Import { source } } => {
+        Command::Fx {
+            command: FxCommand::Import { source },
+        } => {
             // The file is read and checked before any backend is touched.
-            let rates = fx::parse_rates(&fx::read_source(&source).await?).with_context(|| format!("reading rates from {source}"))?;
+            let rates = fx::parse_rates(&fx::read_source(&source).await?)
+                .with_context(|| format!("reading rates from {source}"))?;
             let wait = Duration::from_secs(settings.wait_for_backends_seconds.max(1));
-            let catalog = cratedigger_backends::connect_catalog(&settings.backends.catalog, std::time::Instant::now() + wait).await?;
+            let catalog = cratedigger_backends::connect_catalog(
+                &settings.backends.catalog,
+                std::time::Instant::now() + wait,
+            )
+            .await?;
             catalog.migrate().await.context("migrating the catalog")?;
             let imported = fx::import(catalog.as_ref(), &rates).await?;
             println!(
@@ -195,12 +221,18 @@ async fn execute(command: Command, settings: &mut AppSettings) -> anyhow::Result
             );
             Ok(())
         }
-        Command::Pubsub { command: PubsubCommand::Provision } => provision::provision_pubsub(settings).await.map(drop),
+        Command::Pubsub {
+            command: PubsubCommand::Provision,
+        } => provision::provision_pubsub(settings).await.map(drop),
         Command::Probe { .. } => Ok(()),
         Command::Sim(args) => {
-            let sim = cratedigger_discogs_sim::Application::build(args.into_settings()).await.context("starting the simulator")?;
+            let sim = cratedigger_discogs_sim::Application::build(args.into_settings())
+                .await
+                .context("starting the simulator")?;
             tracing::info!(port = sim.port(), "discogs simulator listening");
-            sim.run_until_stopped(cratedigger_kit::shutdown::signal()).await.context("serving the simulator")
+            sim.run_until_stopped(cratedigger_kit::shutdown::signal())
+                .await
+                .context("serving the simulator")
         }
     }
 }
@@ -247,7 +279,10 @@ pub async fn run_service(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let tasks = services::tasks(service, backends, settings, health);
-    let subscriptions = tasks.iter().filter_map(|task| task.subscription()).collect();
+    let subscriptions = tasks
+        .iter()
+        .filter_map(|task| task.subscription())
+        .collect();
     let wait = Duration::from_secs(settings.wait_for_backends_seconds);
     tokio::select! {
         ensured = ensure_subscriptions(backends, subscriptions, wait) => ensured?,
@@ -272,12 +307,22 @@ pub async fn run_service(
 /// Creates `subscriptions` (and their topics), once the bus answers. Connecting to Pub/Sub
 /// sends nothing, so this is where a service first meets it: it waits with backoff, as for
 /// the other servers. (It takes the subscriptions, not the tasks, which are not `Sync`.)
-async fn ensure_subscriptions(backends: &Backends, subscriptions: Vec<cratedigger_bus::SubscriptionSpec>, wait: Duration) -> anyhow::Result<()> {
+async fn ensure_subscriptions(
+    backends: &Backends,
+    subscriptions: Vec<cratedigger_bus::SubscriptionSpec>,
+    wait: Duration,
+) -> anyhow::Result<()> {
     if let Some(first) = subscriptions.first() {
-        provision::wait_for_bus(backends.bus.as_ref(), &first.topic, wait).await.context("connecting to pub/sub")?;
+        provision::wait_for_bus(backends.bus.as_ref(), &first.topic, wait)
+            .await
+            .context("connecting to pub/sub")?;
     }
     for spec in &subscriptions {
-        backends.bus.ensure_subscription(spec).await.with_context(|| format!("creating subscription {}", spec.name))?;
+        backends
+            .bus
+            .ensure_subscription(spec)
+            .await
+            .with_context(|| format!("creating subscription {}", spec.name))?;
     }
     Ok(())
 }
@@ -300,7 +345,11 @@ impl HealthEndpoints {
     /// Serves `health` on a bound `listener` (tests bind port 0).
     pub fn serve(listener: tokio::net::TcpListener, health: &Health) -> Self {
         let stop = Shutdown::new();
-        let serving = tokio::spawn(cratedigger_kit::health::serve(listener, health.router(), stop.clone()));
+        let serving = tokio::spawn(cratedigger_kit::health::serve(
+            listener,
+            health.router(),
+            stop.clone(),
+        ));
         Self { stop, serving }
     }
 
@@ -330,15 +379,28 @@ pub async fn up(settings: &mut AppSettings, args: UpArgs) -> anyhow::Result<()> 
     let backends = connect(settings).await?;
     let health = Health::new("cratedigger");
     let mut tasks = services::all_tasks(&backends, settings, &health);
-    let subscriptions = tasks.iter().filter_map(|task| task.subscription()).collect();
-    ensure_subscriptions(&backends, subscriptions, Duration::from_secs(settings.wait_for_backends_seconds)).await?;
+    let subscriptions = tasks
+        .iter()
+        .filter_map(|task| task.subscription())
+        .collect();
+    ensure_subscriptions(
+        &backends,
+        subscriptions,
+        Duration::from_secs(settings.wait_for_backends_seconds),
+    )
+    .await?;
     tasks.extend(background);
     let running = tokio::spawn(run_all(tasks, shutdown.clone()));
     if args.sim {
         let setup = async {
-            let users = crawl::users_from_simulator(&settings.backends.discogs.api_url, args.users).await?;
+            let users =
+                crawl::users_from_simulator(&settings.backends.discogs.api_url, args.users).await?;
             let outcome = crawl::crawl(&backends, &users, Duration::from_secs(600), true).await?;
-            tracing::info!(synced = outcome.succeeded, failed = outcome.failed, "corpus synced");
+            tracing::info!(
+                synced = outcome.succeeded,
+                failed = outcome.failed,
+                "corpus synced"
+            );
             let trained = train::train(&backends, &settings.trainer, true).await?;
             tracing::info!(version = %trained.version, users = trained.users, releases = trained.items, "model trained");
             anyhow::Ok(users)
@@ -350,7 +412,9 @@ pub async fn up(settings: &mut AppSettings, args: UpArgs) -> anyhow::Result<()> 
         if let Some(example) = users.first() {
             let address = format!("http://{}:{}", settings.gateway.host, settings.gateway.port);
             println!("\ncratedigger is up at {address}");
-            println!("try: curl -s -X POST {address}/api/v1/jobs -H 'content-type: application/json' -d '{{\"kind\":\"recommendations\",\"username\":\"{example}\"}}'");
+            println!(
+                "try: curl -s -X POST {address}/api/v1/jobs -H 'content-type: application/json' -d '{{\"kind\":\"recommendations\",\"username\":\"{example}\"}}'"
+            );
         }
         if args.exit_after_setup {
             shutdown.trigger();
@@ -363,27 +427,45 @@ pub async fn up(settings: &mut AppSettings, args: UpArgs) -> anyhow::Result<()> 
 /// simulator's challenge.
 fn warn_without_a_browser(settings: &AppSettings) {
     let market = &settings.market;
-    let browser_listed = market.sources.contains(&cratedigger_market::SourceKind::Browser);
+    let browser_listed = market
+        .sources
+        .contains(&cratedigger_market::SourceKind::Browser);
     if !browser_listed {
-        tracing::warn!("the simulator challenges its marketplace pages and market.sources has no browser: carts jobs will find them blocked (add \"browser\", or run up --sim --no-challenge)");
-    } else if market.browser.url.as_deref().is_none_or(|url| url.trim().is_empty())
+        tracing::warn!(
+            "the simulator challenges its marketplace pages and market.sources has no browser: carts jobs will find them blocked (add \"browser\", or run up --sim --no-challenge)"
+        );
+    } else if market
+        .browser
+        .url
+        .as_deref()
+        .is_none_or(|url| url.trim().is_empty())
         && cratedigger_discogs::browser::local_chromium(&market.browser).is_none()
     {
-        tracing::warn!("no chromium found for the browser source: carts jobs will find the simulator's marketplace pages blocked (install chromium, set market.browser.executable, or run up --sim --no-challenge)");
+        tracing::warn!(
+            "no chromium found for the browser source: carts jobs will find the simulator's marketplace pages blocked (install chromium, set market.browser.executable, or run up --sim --no-challenge)"
+        );
     }
 }
 
 /// Starts the simulator in this process and points the Discogs settings at it.
-async fn start_simulator(settings: &mut AppSettings, args: &UpArgs) -> anyhow::Result<Box<dyn Runnable>> {
-    let mut sim_settings =
-        cratedigger_discogs_sim::SimSettings { seed: args.seed, web_challenge: !args.no_challenge, ..Default::default() };
+async fn start_simulator(
+    settings: &mut AppSettings,
+    args: &UpArgs,
+) -> anyhow::Result<Box<dyn Runnable>> {
+    let mut sim_settings = cratedigger_discogs_sim::SimSettings {
+        seed: args.seed,
+        web_challenge: !args.no_challenge,
+        ..Default::default()
+    };
     if sim_settings.web_challenge {
         warn_without_a_browser(settings);
     }
     // The demo should not wait on Discogs' real budget; benchmarks set their own.
     sim_settings.rate_limit.authenticated = None;
     sim_settings.rate_limit.unauthenticated = None;
-    let sim = cratedigger_discogs_sim::Application::build(sim_settings).await.context("starting the simulator")?;
+    let sim = cratedigger_discogs_sim::Application::build(sim_settings)
+        .await
+        .context("starting the simulator")?;
     let base = format!("http://127.0.0.1:{}", sim.port());
     tracing::info!(address = %base, "discogs simulator started");
     let discogs = &mut settings.backends.discogs;
@@ -391,7 +473,12 @@ async fn start_simulator(settings: &mut AppSettings, args: &UpArgs) -> anyhow::R
     discogs.web_url = base;
     discogs.token.get_or_insert_with(|| "demo-token".into());
     discogs.requests_per_minute.get_or_insert(6_000);
-    Ok(Task::new("discogs-sim", move |shutdown: Shutdown| async move {
-        sim.run_until_stopped(async move { shutdown.wait().await }).await.map_err(anyhow::Error::from)
-    }))
+    Ok(Task::new(
+        "discogs-sim",
+        move |shutdown: Shutdown| async move {
+            sim.run_until_stopped(async move { shutdown.wait().await })
+                .await
+                .map_err(anyhow::Error::from)
+        },
+    ))
 }

@@ -8,8 +8,15 @@ use anyhow::Context;
 
 /// GETs `url`; an error unless it answers with a success status within `timeout`.
 pub async fn probe(url: &str, timeout: Duration) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().timeout(timeout).build().context("building the http client")?;
-    let response = http.get(url).send().await.with_context(|| format!("probing {url}"))?;
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .context("building the http client")?;
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("probing {url}"))?;
     let status = response.status();
     anyhow::ensure!(status.is_success(), "{url} answered {status}");
     Ok(())
@@ -27,10 +34,17 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let router = health.router();
-        tokio::spawn(cratedigger_kit::health::serve(listener, router, cratedigger_kit::Shutdown::new()));
+        tokio::spawn(cratedigger_kit::health::serve(
+            listener,
+            router,
+            cratedigger_kit::Shutdown::new(),
+        ));
         let second = Duration::from_secs(1);
         assert!(probe(&format!("{base}/healthz"), second).await.is_ok());
-        let not_ready = probe(&format!("{base}/readyz"), second).await.unwrap_err().to_string();
+        let not_ready = probe(&format!("{base}/readyz"), second)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(not_ready.contains("503"), "{not_ready}");
         health.set_ready(true);
         assert!(probe(&format!("{base}/readyz"), second).await.is_ok());
@@ -39,6 +53,10 @@ mod tests {
     }
 
     fn closed_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
     }
 }

@@ -56,10 +56,13 @@ impl ProvisionPlan {
         let mut dead_letter_sources: BTreeMap<String, String> = BTreeMap::new();
         for (_, spec) in &roster {
             if let Some(dead_letter_topic) = &spec.dead_letter_topic {
-                dead_letter_sources.entry(dead_letter_topic.clone()).or_insert_with(|| spec.topic.clone());
+                dead_letter_sources
+                    .entry(dead_letter_topic.clone())
+                    .or_insert_with(|| spec.topic.clone());
             }
         }
-        let mut topics: BTreeSet<String> = contract_topics.iter().map(|t| (*t).to_owned()).collect();
+        let mut topics: BTreeSet<String> =
+            contract_topics.iter().map(|t| (*t).to_owned()).collect();
         topics.extend(roster.iter().map(|(_, spec)| spec.topic.clone()));
         topics.extend(dead_letter_sources.keys().cloned());
         let dead_letter_subscriptions = dead_letter_sources
@@ -67,13 +70,20 @@ impl ProvisionPlan {
             .map(|(dead_letter_topic, source)| SubscriptionSpec {
                 ack_deadline: DEAD_LETTER_ACK_DEADLINE,
                 dead_letter_topic: None,
-                ..SubscriptionSpec::new(dead_letter_subscription_name(source), dead_letter_topic.clone())
+                ..SubscriptionSpec::new(
+                    dead_letter_subscription_name(source),
+                    dead_letter_topic.clone(),
+                )
             })
             .collect();
         let mut subscriptions = roster;
         subscriptions.sort_by(|a, b| a.1.name.cmp(&b.1.name));
         subscriptions.dedup_by(|a, b| a.1.name == b.1.name);
-        Self { topics: topics.into_iter().collect(), subscriptions, dead_letter_subscriptions }
+        Self {
+            topics: topics.into_iter().collect(),
+            subscriptions,
+            dead_letter_subscriptions,
+        }
     }
 
     /// The names of every subscription, the dead-letter keepers included.
@@ -81,7 +91,11 @@ impl ProvisionPlan {
         self.subscriptions
             .iter()
             .map(|(_, spec)| spec.name.clone())
-            .chain(self.dead_letter_subscriptions.iter().map(|spec| spec.name.clone()))
+            .chain(
+                self.dead_letter_subscriptions
+                    .iter()
+                    .map(|spec| spec.name.clone()),
+            )
             .collect()
     }
 }
@@ -93,13 +107,20 @@ pub fn dead_letter_subscription_name(source_topic: &str) -> String {
 
 /// Every subscription the roster consumes, service by service, as `services::tasks`
 /// builds them for `settings`.
-pub async fn roster_subscriptions(settings: &AppSettings) -> anyhow::Result<Vec<(Service, SubscriptionSpec)>> {
+pub async fn roster_subscriptions(
+    settings: &AppSettings,
+) -> anyhow::Result<Vec<(Service, SubscriptionSpec)>> {
     let backends = inert_backends().await?;
     let health = Health::new("provision");
     let mut roster = Vec::new();
     for service in Service::ALL {
         let tasks = services::tasks(service, &backends, settings, &health);
-        roster.extend(tasks.iter().filter_map(|task| task.subscription()).map(|spec| (service, spec)));
+        roster.extend(
+            tasks
+                .iter()
+                .filter_map(|task| task.subscription())
+                .map(|spec| (service, spec)),
+        );
     }
     Ok(roster)
 }
@@ -107,13 +128,21 @@ pub async fn roster_subscriptions(settings: &AppSettings) -> anyhow::Result<Vec<
 /// What the command provisions for `settings`: every topic of the contract and every
 /// subscription of the roster.
 pub async fn plan(settings: &AppSettings) -> anyhow::Result<ProvisionPlan> {
-    Ok(ProvisionPlan::new(cratedigger_proto::ALL_TOPICS, roster_subscriptions(settings).await?))
+    Ok(ProvisionPlan::new(
+        cratedigger_proto::ALL_TOPICS,
+        roster_subscriptions(settings).await?,
+    ))
 }
 
 /// In-process stand-ins for every port: enough to build the services' tasks and read
 /// their subscriptions, which never run and never touch a server.
 async fn inert_backends() -> anyhow::Result<Backends> {
-    let discogs = cratedigger_backends::discogs_client(&Default::default(), &KvSettings::Memory, Instant::now()).await?;
+    let discogs = cratedigger_backends::discogs_client(
+        &Default::default(),
+        &KvSettings::Memory,
+        Instant::now(),
+    )
+    .await?;
     Ok(Backends {
         bus: Arc::new(MemoryBus::new()),
         kv: Arc::new(MemoryKeyValue::new()),
@@ -129,15 +158,30 @@ async fn inert_backends() -> anyhow::Result<Backends> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Provisioned {
     Topic(String),
-    Subscription { name: String, topic: String, ack_deadline_seconds: u64, attempts: u32, dead_letter_topic: Option<String> },
+    Subscription {
+        name: String,
+        topic: String,
+        ack_deadline_seconds: u64,
+        attempts: u32,
+        dead_letter_topic: Option<String>,
+    },
 }
 
 impl std::fmt::Display for Provisioned {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Topic(name) => write!(f, "topic         {name}"),
-            Self::Subscription { name, topic, ack_deadline_seconds, attempts, dead_letter_topic } => {
-                write!(f, "subscription  {name} <- {topic} (ack deadline {ack_deadline_seconds} s")?;
+            Self::Subscription {
+                name,
+                topic,
+                ack_deadline_seconds,
+                attempts,
+                dead_letter_topic,
+            } => {
+                write!(
+                    f,
+                    "subscription  {name} <- {topic} (ack deadline {ack_deadline_seconds} s"
+                )?;
                 match dead_letter_topic {
                     Some(dead_letters) => write!(f, ", {attempts} attempts, then {dead_letters})"),
                     None => write!(f, ", kept until acked)"),
@@ -148,12 +192,20 @@ impl std::fmt::Display for Provisioned {
 }
 
 /// Creates everything in `plan` that `bus` lacks, calling `report` after each resource.
-pub async fn apply(bus: &dyn EventBus, plan: &ProvisionPlan, mut report: impl FnMut(Provisioned)) -> Result<(), BusError> {
+pub async fn apply(
+    bus: &dyn EventBus,
+    plan: &ProvisionPlan,
+    mut report: impl FnMut(Provisioned),
+) -> Result<(), BusError> {
     for topic in &plan.topics {
         bus.ensure_topic(topic).await?;
         report(Provisioned::Topic(topic.clone()));
     }
-    let specs = plan.subscriptions.iter().map(|(_, spec)| spec).chain(&plan.dead_letter_subscriptions);
+    let specs = plan
+        .subscriptions
+        .iter()
+        .map(|(_, spec)| spec)
+        .chain(&plan.dead_letter_subscriptions);
     for spec in specs {
         bus.ensure_subscription(spec).await?;
         report(Provisioned::Subscription {
@@ -170,21 +222,37 @@ pub async fn apply(bus: &dyn EventBus, plan: &ProvisionPlan, mut report: impl Fn
 /// The command: connects to the configured Pub/Sub (waiting for it up to
 /// `wait_for_backends_seconds`), provisions the whole plan and prints each resource.
 pub async fn provision_pubsub(settings: &AppSettings) -> anyhow::Result<ProvisionPlan> {
-    let BusSettings::Pubsub { project, emulator_host, prefix } = &settings.backends.bus else {
-        anyhow::bail!("pubsub provision needs bus.kind = \"pubsub\" (APP_BUS__KIND=pubsub); the in-process bus needs no provisioning");
+    let BusSettings::Pubsub {
+        project,
+        emulator_host,
+        prefix,
+    } = &settings.backends.bus
+    else {
+        anyhow::bail!(
+            "pubsub provision needs bus.kind = \"pubsub\" (APP_BUS__KIND=pubsub); the in-process bus needs no provisioning"
+        );
     };
-    let mut pubsub = PubSubSettings::new(project).with_name_prefix(prefix.clone()).with_request_time_limit(PROBE_TIME_LIMIT);
+    let mut pubsub = PubSubSettings::new(project)
+        .with_name_prefix(prefix.clone())
+        .with_request_time_limit(PROBE_TIME_LIMIT);
     pubsub = match emulator_host {
         Some(host) => pubsub.with_emulator_host(host.clone()),
         None => pubsub.with_emulator_host_from_env(),
     };
-    let target = pubsub.emulator_host.clone().map_or_else(|| format!("project {project}"), |host| format!("project {project} on the emulator at {host}"));
-    let bus = PubSubBus::connect(pubsub).await.context("building the pub/sub clients")?;
+    let target = pubsub.emulator_host.clone().map_or_else(
+        || format!("project {project}"),
+        |host| format!("project {project} on the emulator at {host}"),
+    );
+    let bus = PubSubBus::connect(pubsub)
+        .await
+        .context("building the pub/sub clients")?;
     let plan = plan(settings).await?;
     let wait = Duration::from_secs(settings.wait_for_backends_seconds);
     wait_for_pubsub(&bus, &plan, wait).await?;
     println!("provisioning pub/sub: {target}, name prefix {prefix:?}");
-    apply(&bus, &plan, |done| println!("{done}")).await.context("provisioning pub/sub")?;
+    apply(&bus, &plan, |done| println!("{done}"))
+        .await
+        .context("provisioning pub/sub")?;
     println!(
         "pub/sub provisioned: {} topics, {} subscriptions, {} dead-letter subscriptions",
         plan.topics.len(),
@@ -203,10 +271,15 @@ pub async fn wait_for_bus(bus: &dyn EventBus, topic: &str, wait: Duration) -> Re
     let deadline = Instant::now() + wait;
     let mut delay = Duration::from_millis(500);
     loop {
-        let limit = ATTEMPT_TIME_LIMIT.min(deadline.saturating_duration_since(Instant::now())).max(MIN_ATTEMPT_TIME);
+        let limit = ATTEMPT_TIME_LIMIT
+            .min(deadline.saturating_duration_since(Instant::now()))
+            .max(MIN_ATTEMPT_TIME);
         let attempt = match tokio::time::timeout(limit, bus.ensure_topic(topic)).await {
             Ok(answered) => answered,
-            Err(_) => Err(BusError::Unavailable(format!("no answer within {} ms (unreachable, or still starting)", limit.as_millis()))),
+            Err(_) => Err(BusError::Unavailable(format!(
+                "no answer within {} ms (unreachable, or still starting)",
+                limit.as_millis()
+            ))),
         };
         match attempt {
             Ok(()) => return Ok(()),
@@ -221,9 +294,17 @@ pub async fn wait_for_bus(bus: &dyn EventBus, topic: &str, wait: Duration) -> Re
 }
 
 /// The first topic of `plan`, once Pub/Sub answers.
-async fn wait_for_pubsub(bus: &PubSubBus, plan: &ProvisionPlan, wait: Duration) -> anyhow::Result<()> {
-    let Some(first) = plan.topics.first() else { return Ok(()) };
-    wait_for_bus(bus, first, wait).await.context("connecting to pub/sub")
+async fn wait_for_pubsub(
+    bus: &PubSubBus,
+    plan: &ProvisionPlan,
+    wait: Duration,
+) -> anyhow::Result<()> {
+    let Some(first) = plan.topics.first() else {
+        return Ok(());
+    };
+    wait_for_bus(bus, first, wait)
+        .await
+        .context("connecting to pub/sub")
 }
 
 #[cfg(test)]
@@ -239,21 +320,49 @@ mod tests {
     #[test]
     fn every_dead_letter_topic_gets_one_keeper() {
         let roster = vec![
-            (Service::Profile, spec("profile.job-requested", "cratedigger.job-requested.v1")),
-            (Service::Tracker, spec("tracker.job-requested", "cratedigger.job-requested.v1")),
-            (Service::Tracker, spec("tracker.chunk-done", "cratedigger.chunk-done.v1")),
+            (
+                Service::Profile,
+                spec("profile.job-requested", "cratedigger.job-requested.v1"),
+            ),
+            (
+                Service::Tracker,
+                spec("tracker.job-requested", "cratedigger.job-requested.v1"),
+            ),
+            (
+                Service::Tracker,
+                spec("tracker.chunk-done", "cratedigger.chunk-done.v1"),
+            ),
         ];
-        let plan = ProvisionPlan::new(&["cratedigger.job-requested.v1", "cratedigger.model-trained.v1"], roster);
-        let keepers: Vec<(&str, &str)> =
-            plan.dead_letter_subscriptions.iter().map(|s| (s.name.as_str(), s.topic.as_str())).collect();
+        let plan = ProvisionPlan::new(
+            &[
+                "cratedigger.job-requested.v1",
+                "cratedigger.model-trained.v1",
+            ],
+            roster,
+        );
+        let keepers: Vec<(&str, &str)> = plan
+            .dead_letter_subscriptions
+            .iter()
+            .map(|s| (s.name.as_str(), s.topic.as_str()))
+            .collect();
         assert_eq!(
             keepers,
             [
-                ("dead-letters.cratedigger.chunk-done.v1", "cratedigger.chunk-done.v1.dead-letter"),
-                ("dead-letters.cratedigger.job-requested.v1", "cratedigger.job-requested.v1.dead-letter"),
+                (
+                    "dead-letters.cratedigger.chunk-done.v1",
+                    "cratedigger.chunk-done.v1.dead-letter"
+                ),
+                (
+                    "dead-letters.cratedigger.job-requested.v1",
+                    "cratedigger.job-requested.v1.dead-letter"
+                ),
             ]
         );
-        assert!(plan.dead_letter_subscriptions.iter().all(|s| s.dead_letter_topic.is_none()));
+        assert!(
+            plan.dead_letter_subscriptions
+                .iter()
+                .all(|s| s.dead_letter_topic.is_none())
+        );
         assert_eq!(
             plan.topics,
             [
@@ -271,22 +380,42 @@ mod tests {
         let roster = roster_subscriptions(&AppSettings::default()).await.unwrap();
         assert!(!roster.is_empty());
         for (service, spec) in &roster {
-            assert!(cratedigger_proto::ALL_TOPICS.contains(&spec.topic.as_str()), "{} consumes {}", spec.name, spec.topic);
-            assert!(spec.name.starts_with(&format!("{}.", service.name())), "{} is not named after {}", spec.name, service.name());
-            assert!(spec.dead_letter_topic.is_some(), "{} has no dead-letter topic", spec.name);
+            assert!(
+                cratedigger_proto::ALL_TOPICS.contains(&spec.topic.as_str()),
+                "{} consumes {}",
+                spec.name,
+                spec.topic
+            );
+            assert!(
+                spec.name.starts_with(&format!("{}.", service.name())),
+                "{} is not named after {}",
+                spec.name,
+                service.name()
+            );
+            assert!(
+                spec.dead_letter_topic.is_some(),
+                "{} has no dead-letter topic",
+                spec.name
+            );
         }
     }
 
     #[tokio::test]
     async fn applying_twice_creates_nothing_new_and_fails_nothing() {
         let bus = MemoryBus::new();
-        let plan = ProvisionPlan::new(cratedigger_proto::ALL_TOPICS, roster_subscriptions(&AppSettings::default()).await.unwrap());
+        let plan = ProvisionPlan::new(
+            cratedigger_proto::ALL_TOPICS,
+            roster_subscriptions(&AppSettings::default()).await.unwrap(),
+        );
         let mut first = Vec::new();
         apply(&bus, &plan, |p| first.push(p)).await.unwrap();
         let mut second = Vec::new();
         apply(&bus, &plan, |p| second.push(p)).await.unwrap();
         assert_eq!(first, second);
-        assert_eq!(first.len(), plan.topics.len() + plan.subscription_names().len());
+        assert_eq!(
+            first.len(),
+            plan.topics.len() + plan.subscription_names().len()
+        );
     }
 
     /// On the emulator (skipped without `PUBSUB_EMULATOR_HOST`): provisioning twice
@@ -295,23 +424,56 @@ mod tests {
     /// (Pub/Sub keeps a topic's messages only for the subscriptions it has).
     #[tokio::test]
     async fn on_the_emulator_every_subscription_exists_before_anyone_subscribes() {
-        let Some(host) = cratedigger_testkit::server_url("PUBSUB_EMULATOR_HOST") else { return };
-        let project = std::env::var("PUBSUB_PROJECT_ID").unwrap_or_else(|_| "cratedigger-test".into());
+        let Some(host) = cratedigger_testkit::server_url("PUBSUB_EMULATOR_HOST") else {
+            return;
+        };
+        let project =
+            std::env::var("PUBSUB_PROJECT_ID").unwrap_or_else(|_| "cratedigger-test".into());
         let prefix = format!("{}.", cratedigger_testkit::unique_name("provision"));
         let mut settings = AppSettings::default();
-        settings.backends.bus = BusSettings::Pubsub { project: project.clone(), emulator_host: Some(host.clone()), prefix: prefix.clone() };
+        settings.backends.bus = BusSettings::Pubsub {
+            project: project.clone(),
+            emulator_host: Some(host.clone()),
+            prefix: prefix.clone(),
+        };
         settings.wait_for_backends_seconds = 10;
         let plan = provision_pubsub(&settings).await.unwrap();
-        assert_eq!(provision_pubsub(&settings).await.unwrap(), plan, "a second run planned otherwise");
+        assert_eq!(
+            provision_pubsub(&settings).await.unwrap(),
+            plan,
+            "a second run planned otherwise"
+        );
         for service in [Service::Candidates, Service::Market, Service::Carts] {
-            assert!(plan.subscriptions.iter().any(|(consumer, _)| *consumer == service), "nothing provisioned for {}", service.name());
+            assert!(
+                plan.subscriptions
+                    .iter()
+                    .any(|(consumer, _)| *consumer == service),
+                "nothing provisioned for {}",
+                service.name()
+            );
         }
 
-        let bus = PubSubBus::connect(PubSubSettings::new(project).with_emulator_host(host).with_name_prefix(prefix)).await.unwrap();
-        let specs: Vec<&SubscriptionSpec> = plan.subscriptions.iter().map(|(_, spec)| spec).chain(&plan.dead_letter_subscriptions).collect();
+        let bus = PubSubBus::connect(
+            PubSubSettings::new(project)
+                .with_emulator_host(host)
+                .with_name_prefix(prefix),
+        )
+        .await
+        .unwrap();
+        let specs: Vec<&SubscriptionSpec> = plan
+            .subscriptions
+            .iter()
+            .map(|(_, spec)| spec)
+            .chain(&plan.dead_letter_subscriptions)
+            .collect();
         let topics: BTreeSet<&str> = specs.iter().map(|spec| spec.topic.as_str()).collect();
         for topic in &topics {
-            bus.publish(topic, cratedigger_bus::OutgoingMessage::new(topic.as_bytes().to_vec())).await.unwrap();
+            bus.publish(
+                topic,
+                cratedigger_bus::OutgoingMessage::new(topic.as_bytes().to_vec()),
+            )
+            .await
+            .unwrap();
         }
         for spec in specs {
             let mut subscription = bus.subscribe(spec).await.unwrap();

@@ -42,12 +42,18 @@ pub struct AppSettings {
 impl AppSettings {
     /// The candidates stage's settings, with the shared listing cache lifetime.
     pub fn candidates(&self) -> CandidatesSettings {
-        CandidatesSettings { listing_ttl_seconds: self.listings.ttl_seconds, ..self.candidates.clone() }
+        CandidatesSettings {
+            listing_ttl_seconds: self.listings.ttl_seconds,
+            ..self.candidates.clone()
+        }
     }
 
     /// The market stage's settings, with the shared listing cache lifetime.
     pub fn market(&self) -> MarketSettings {
-        MarketSettings { listing_ttl_seconds: self.listings.ttl_seconds, ..self.market.clone() }
+        MarketSettings {
+            listing_ttl_seconds: self.listings.ttl_seconds,
+            ..self.market.clone()
+        }
     }
 }
 
@@ -61,7 +67,9 @@ pub struct ListingCache {
 
 impl Default for ListingCache {
     fn default() -> Self {
-        Self { ttl_seconds: 24 * 3600 }
+        Self {
+            ttl_seconds: 24 * 3600,
+        }
     }
 }
 
@@ -87,7 +95,10 @@ pub struct WorkerTuning {
 
 impl Default for WorkerTuning {
     fn default() -> Self {
-        Self { concurrency: 4, drain_seconds: 10 }
+        Self {
+            concurrency: 4,
+            drain_seconds: 10,
+        }
     }
 }
 
@@ -116,7 +127,10 @@ pub struct Listen {
 
 impl Default for Listen {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 0 }
+        Self {
+            host: "127.0.0.1".into(),
+            port: 0,
+        }
     }
 }
 

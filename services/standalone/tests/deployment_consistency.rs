@@ -1094,7 +1094,10 @@ fn every_command_the_deployments_run_is_one_the_binary_accepts() {
         }
     };
     for (name, service) in &compose().services {
-        if service["image"].as_str().is_some_and(|image| image.contains("cratedigger")) {
+        if service["image"]
+            .as_str()
+            .is_some_and(|image| image.contains("cratedigger"))
+        {
             check(format!("compose {name}"), strings(&service["command"]));
         }
     }
@@ -1106,10 +1109,23 @@ fn every_command_the_deployments_run_is_one_the_binary_accepts() {
                     Some("CronJob") => &document["spec"]["jobTemplate"]["spec"]["template"]["spec"],
                     _ => continue,
                 };
-                let containers = ["initContainers", "containers"].into_iter().flat_map(|list| pod[list].as_sequence().into_iter().flatten());
-                for container in containers.filter(|c| c["image"].as_str().is_some_and(|image| image.contains("cratedigger"))) {
+                let containers = ["initContainers", "containers"]
+                    .into_iter()
+                    .flat_map(|list| pod[list].as_sequence().into_iter().flatten());
+                for container in containers.filter(|c| {
+                    c["image"]
+                        .as_str()
+                        .is_some_and(|image| image.contains("cratedigger"))
+                }) {
                     let workload = scalar(&document["metadata"]["name"]);
-                    check(format!("{} {workload}/{}", rendering.name, scalar(&container["name"])), strings(&container["args"]));
+                    check(
+                        format!(
+                            "{} {workload}/{}",
+                            rendering.name,
+                            scalar(&container["name"])
+                        ),
+                        strings(&container["args"]),
+                    );
                 }
             }
         }

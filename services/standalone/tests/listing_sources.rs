@@ -14,21 +14,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cratedigger_discogs::api::{Auth, ClientConfig};
-use cratedigger_discogs::{DiscogsClient, ListingSource, MemoryRateLimiter, RateLimitPolicy, Secret};
+use cratedigger_discogs::{
+    DiscogsClient, ListingSource, MemoryRateLimiter, RateLimitPolicy, Secret,
+};
 use cratedigger_discogs_sim::SimSettings;
 use cratedigger_domain::{CartSet, JobState, ReleaseId, SourceCoverage};
 use cratedigger_market::SourceKind;
 use cratedigger_results::Collection;
 use cratedigger_status::CandidateRecords;
-use support::carts::carts_body;
 use serde_json::{Value, json};
+use support::carts::carts_body;
 use support::carts::sell_release_pages;
 use support::{Mesh, Sim, embedded_settings};
 
 const WANTS: usize = 8;
 
 async fn sim(challenge: bool) -> Sim {
-    let mut settings = SimSettings { web_challenge: challenge, ..SimSettings::default() };
+    let mut settings = SimSettings {
+        web_challenge: challenge,
+        ..SimSettings::default()
+    };
     settings.rate_limit.authenticated = None;
     settings.rate_limit.unauthenticated = None;
     Sim::start_with(settings).await
@@ -49,8 +54,16 @@ async fn over_plain_http_the_challenge_blocks_every_release_and_the_job_says_wha
     assert_eq!(status.state, JobState::Failed, "{status:?}");
     let error = status.error.expect("a failed job says why");
     assert_eq!(error.code, "market_unavailable");
-    assert!(error.message.contains("http: 0 read, 8 blocked"), "{}", error.message);
-    assert!(error.message.contains("bot challenge") && error.message.contains("browser source"), "{}", error.message);
+    assert!(
+        error.message.contains("http: 0 read, 8 blocked"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("bot challenge") && error.message.contains("browser source"),
+        "{}",
+        error.message
+    );
     let stats = sim.stats().await;
     assert!(stats["challenged"].as_u64().unwrap() >= 1, "{stats}");
     mesh.stop().await;
@@ -59,7 +72,9 @@ async fn over_plain_http_the_challenge_blocks_every_release_and_the_job_says_wha
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_browser_source_reads_through_the_challenge_what_a_permissive_simulator_serves() {
     cratedigger_kit::telemetry::init_for_tests();
-    let Some(chromium) = cratedigger_testkit::chromium() else { return };
+    let Some(chromium) = cratedigger_testkit::chromium() else {
+        return;
+    };
     let (challenging, permissive) = (sim(true).await, sim(false).await);
     let user = "browserdigger";
     challenging.create_user(user, WANTS).await;
@@ -75,11 +90,29 @@ async fn the_browser_source_reads_through_the_challenge_what_a_permissive_simula
     assert_eq!(status.state, JobState::Succeeded, "{status:?}");
     assert!(!status.partial, "{status:?}");
 
-    let stored = mesh.backends.results.get(Collection::Carts, job.as_str()).await.unwrap().expect("carts stored");
+    let stored = mesh
+        .backends
+        .results
+        .get(Collection::Carts, job.as_str())
+        .await
+        .unwrap()
+        .expect("carts stored");
     let carts: CartSet = serde_json::from_value(stored).unwrap();
-    assert_eq!((carts.market.fetched, carts.market.failed), (WANTS as u32, 0));
-    let served = SourceCoverage { source: "browser".into(), served: WANTS as u32, blocked: 0, failed: 0 };
-    assert_eq!(carts.market.sources, vec![served], "the browser served every release, plain http was never needed");
+    assert_eq!(
+        (carts.market.fetched, carts.market.failed),
+        (WANTS as u32, 0)
+    );
+    let served = SourceCoverage {
+        source: "browser".into(),
+        served: WANTS as u32,
+        blocked: 0,
+        failed: 0,
+    };
+    assert_eq!(
+        carts.market.sources,
+        vec![served],
+        "the browser served every release, plain http was never needed"
+    );
 
     assert_same_listings(&mesh, &job, &permissive).await;
     mesh.stop().await;
@@ -97,7 +130,13 @@ async fn carts_job_pages(sim: &Sim, user: &str, stats_precheck: bool) -> (CartSe
     let (status, _) = api.wait(&job, Duration::from_secs(90)).await;
     assert_eq!(status.state, JobState::Succeeded, "{status:?}");
     let pages = sell_release_pages(&sim.stats().await);
-    let stored = mesh.backends.results.get(Collection::Carts, job.as_str()).await.unwrap().expect("carts stored");
+    let stored = mesh
+        .backends
+        .results
+        .get(Collection::Carts, job.as_str())
+        .await
+        .unwrap()
+        .expect("carts stored");
     mesh.stop().await;
     (serde_json::from_value(stored).unwrap(), pages)
 }
@@ -108,44 +147,94 @@ async fn the_stats_pre_check_loads_no_page_for_releases_with_nothing_for_sale() 
     let sim = sim(false).await;
     // A wantlist of 20 releases, 12 of them (60 %) with nothing for sale.
     let http = reqwest::Client::new();
-    let world: Value = http.get(format!("{}/_sim/releases?per_page=2000", sim.base)).send().await.unwrap().json().await.unwrap();
+    let world: Value = http
+        .get(format!("{}/_sim/releases?per_page=2000", sim.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let releases = world["releases"].as_array().unwrap();
     let for_sale = |r: &&Value| r["num_for_sale"].as_u64().unwrap_or(0);
-    let unsold: Vec<u64> = releases.iter().filter(|r| for_sale(r) == 0).take(12).map(|r| r["id"].as_u64().unwrap()).collect();
-    let sold: Vec<u64> = releases.iter().filter(|r| (1..=30).contains(&for_sale(r))).take(8).map(|r| r["id"].as_u64().unwrap()).collect();
+    let unsold: Vec<u64> = releases
+        .iter()
+        .filter(|r| for_sale(r) == 0)
+        .take(12)
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    let sold: Vec<u64> = releases
+        .iter()
+        .filter(|r| (1..=30).contains(&for_sale(r)))
+        .take(8)
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
     assert_eq!((unsold.len(), sold.len()), (12, 8));
     let user = "precheckdigger";
     sim.create_user(user, 0).await;
     for id in unsold.iter().chain(&sold) {
         let url = format!("{}/_sim/users/{user}/wants", sim.base);
-        http.post(url).json(&json!({ "release_id": id })).send().await.unwrap().error_for_status().unwrap();
+        http.post(url)
+            .json(&json!({ "release_id": id }))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
     }
 
     let (without, pages_without) = carts_job_pages(&sim, user, false).await;
     let (with, pages_with) = carts_job_pages(&sim, user, true).await;
-    assert_eq!(pages_without, 20, "one page per release without the pre-check");
-    assert_eq!(pages_with, 8, "no page for the 12 releases with nothing for sale");
-    let row = |source: &str, served| SourceCoverage { source: source.into(), served, blocked: 0, failed: 0 };
+    assert_eq!(
+        pages_without, 20,
+        "one page per release without the pre-check"
+    );
+    assert_eq!(
+        pages_with, 8,
+        "no page for the 12 releases with nothing for sale"
+    );
+    let row = |source: &str, served| SourceCoverage {
+        source: source.into(),
+        served,
+        blocked: 0,
+        failed: 0,
+    };
     assert_eq!(with.market.sources, vec![row("http", 8), row("stats", 12)]);
     assert_eq!((with.market.fetched, with.market.failed), (20, 0));
     assert_eq!(with.plan, without.plan, "the same carts either way");
     let ratio = pages_with as f64 / pages_without as f64;
-    println!("{}", json!({ "benchmark": "stats pre-check", "releases": 20, "nothing_for_sale": 12, "pages_without": pages_without, "pages_with": pages_with, "ratio": ratio }));
+    println!(
+        "{}",
+        json!({ "benchmark": "stats pre-check", "releases": 20, "nothing_for_sale": 12, "pages_without": pages_without, "pages_with": pages_with, "ratio": ratio })
+    );
 }
 
 /// Every listing stored for the job's candidates is the one the same world serves to a
 /// plain client without the challenge, and none is missing or extra.
 async fn assert_same_listings(mesh: &Mesh, job: &cratedigger_domain::JobId, permissive: &Sim) {
-    let candidates = CandidateRecords::new(mesh.backends.kv.clone()).load(job).await.unwrap().unwrap();
+    let candidates = CandidateRecords::new(mesh.backends.kv.clone())
+        .load(job)
+        .await
+        .unwrap()
+        .unwrap();
     let ids: Vec<ReleaseId> = candidates.releases.iter().map(|c| c.release_id).collect();
-    let config = ClientConfig::single_host(&permissive.base, Auth::Token(Secret::new("t"))).unwrap();
-    let direct = DiscogsClient::new(config, Arc::new(MemoryRateLimiter::new(RateLimitPolicy::per_minute(6_000)))).unwrap();
+    let config =
+        ClientConfig::single_host(&permissive.base, Auth::Token(Secret::new("t"))).unwrap();
+    let direct = DiscogsClient::new(
+        config,
+        Arc::new(MemoryRateLimiter::new(RateLimitPolicy::per_minute(6_000))),
+    )
+    .unwrap();
     let stored = mesh.backends.catalog.listings(&ids, false).await.unwrap();
     let mut total = 0;
     for &release in &ids {
         let page = direct.release_listings(release, 1, 250).await.unwrap();
         let mut expected: Vec<_> = page.listings.iter().map(|l| (l.id, l.price)).collect();
-        let mut got: Vec<_> = stored.iter().filter(|l| l.release_id == release).map(|l| (l.id, l.price)).collect();
+        let mut got: Vec<_> = stored
+            .iter()
+            .filter(|l| l.release_id == release)
+            .map(|l| (l.id, l.price))
+            .collect();
         expected.sort_by_key(|(id, _)| *id);
         got.sort_by_key(|(id, _)| *id);
         assert_eq!(got, expected, "release {release}");
@@ -157,15 +246,22 @@ async fn assert_same_listings(mesh: &Mesh, job: &cratedigger_domain::JobId, perm
 /// The Chromium processes this test process launched (the browser source's), by pid.
 fn our_chromiums() -> Vec<u32> {
     let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
-            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { return false };
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                return false;
+            };
             let comm = &stat[open + 1..close];
-            let ppid = stat[close + 1..].split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+            let ppid = stat[close + 1..]
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u32>().ok());
             ppid == Some(me) && comm.contains("chrom")
         })
         .collect()
@@ -174,12 +270,16 @@ fn our_chromiums() -> Vec<u32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_browser_killed_mid_chunk_is_restarted_and_no_listing_is_lost_or_doubled() {
     cratedigger_kit::telemetry::init_for_tests();
-    let Some(chromium) = cratedigger_testkit::chromium() else { return };
+    let Some(chromium) = cratedigger_testkit::chromium() else {
+        return;
+    };
     let (challenging, permissive) = (sim(true).await, sim(false).await);
     let user = "crashdigger";
     challenging.create_user(user, 12).await;
     // Slow pages, so the chunk is still being read when the browser goes.
-    challenging.fault(json!({"kind": "latency", "ms": 250, "path_prefix": "/sell/"})).await;
+    challenging
+        .fault(json!({"kind": "latency", "ms": 250, "path_prefix": "/sell/"}))
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let mut settings = embedded_settings(dir.path(), &challenging);
     settings.market.sources = vec![SourceKind::Browser];
@@ -195,23 +295,49 @@ async fn a_browser_killed_mid_chunk_is_restarted_and_no_listing_is_lost_or_doubl
         let browsers = our_chromiums();
         if pages >= 4 && browsers.len() == 1 {
             let pid = browsers[0];
-            let status = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+            let status = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .unwrap();
             assert!(status.success());
             break pid;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no pages read ({pages}) or no browser ({browsers:?})");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no pages read ({pages}) or no browser ({browsers:?})"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let (status, _) = api.wait(&job, Duration::from_secs(120)).await;
     assert_eq!(status.state, JobState::Succeeded, "{status:?}");
-    assert!(!status.partial, "the retried chunk read everything: {status:?}");
+    assert!(
+        !status.partial,
+        "the retried chunk read everything: {status:?}"
+    );
     let restarted = our_chromiums();
-    assert!(!restarted.is_empty() && !restarted.contains(&killed), "a new browser read the rest: {restarted:?}");
+    assert!(
+        !restarted.is_empty() && !restarted.contains(&killed),
+        "a new browser read the rest: {restarted:?}"
+    );
 
-    let stored = mesh.backends.results.get(Collection::Carts, job.as_str()).await.unwrap().expect("carts stored");
+    let stored = mesh
+        .backends
+        .results
+        .get(Collection::Carts, job.as_str())
+        .await
+        .unwrap()
+        .expect("carts stored");
     let carts: CartSet = serde_json::from_value(stored).unwrap();
     assert_eq!((carts.market.fetched, carts.market.failed), (12, 0));
-    assert_eq!(carts.market.sources, vec![SourceCoverage { source: "browser".into(), served: 12, blocked: 0, failed: 0 }]);
+    assert_eq!(
+        carts.market.sources,
+        vec![SourceCoverage {
+            source: "browser".into(),
+            served: 12,
+            blocked: 0,
+            failed: 0
+        }]
+    );
     assert_same_listings(&mesh, &job, &permissive).await;
     mesh.stop().await;
 }

@@ -11,16 +11,18 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use cratedigger_domain::{JobState, RecommendationSet};
-use cratedigger_results::{Collection, MongoResultsStore, MongoSettings, ResultsStore};
-use cratedigger_testkit::{server_url, unique_name};
-use serde_json::json;
 use cratedigger_carts::CartPlan;
 use cratedigger_catalog::{PostgresCatalog, PostgresCatalogSettings};
 use cratedigger_domain::CartSet;
+use cratedigger_domain::{JobState, RecommendationSet};
 use cratedigger_kv::RedisKeyValue;
+use cratedigger_results::{Collection, MongoResultsStore, MongoSettings, ResultsStore};
 use cratedigger_status::CandidateRecords;
-use support::carts::{carts_body, check_best_cart, check_succeeded, optimise_again, sell_release_pages};
+use cratedigger_testkit::{server_url, unique_name};
+use serde_json::json;
+use support::carts::{
+    carts_body, check_best_cart, check_succeeded, optimise_again, sell_release_pages,
+};
 use support::{Api, Process, Sim, free_port, job_body, wait_ready};
 
 struct Servers {
@@ -40,10 +42,18 @@ fn servers() -> Option<Servers> {
 }
 
 /// The environment every process of this deployment shares.
-fn deployment_env(servers: &Servers, sim: &Sim, name: &str, blobs: &std::path::Path) -> Vec<(String, String)> {
+fn deployment_env(
+    servers: &Servers,
+    sim: &Sim,
+    name: &str,
+    blobs: &std::path::Path,
+) -> Vec<(String, String)> {
     [
         ("APP_BUS__KIND", "pubsub".to_owned()),
-        ("APP_BUS__PROJECT", std::env::var("PUBSUB_PROJECT_ID").unwrap_or_else(|_| "cratedigger-test".into())),
+        (
+            "APP_BUS__PROJECT",
+            std::env::var("PUBSUB_PROJECT_ID").unwrap_or_else(|_| "cratedigger-test".into()),
+        ),
         ("APP_BUS__EMULATOR_HOST", servers.pubsub.clone()),
         ("APP_BUS__PREFIX", format!("{name}.")),
         ("APP_KV__KIND", "redis".to_owned()),
@@ -94,26 +104,61 @@ impl Deployment {
     async fn start(servers: &Servers, sim: &Sim, extra: &[(&str, String)]) -> Self {
         let name = unique_name("mesh");
         let dir = tempfile::tempdir().unwrap();
-        let env = with(&deployment_env(servers, sim, &name, &dir.path().join("blobs")), extra);
+        let env = with(
+            &deployment_env(servers, sim, &name, &dir.path().join("blobs")),
+            extra,
+        );
         let gateway_port = free_port();
         // As an operator would: topics, subscriptions and dead-letter topics first.
-        Process::spawn("provision", &["pubsub", "provision"], &env, dir.path()).wait_success(Duration::from_secs(60));
+        Process::spawn("provision", &["pubsub", "provision"], &env, dir.path())
+            .wait_success(Duration::from_secs(60));
         let mut processes = Vec::new();
         let mut health = Vec::new();
-        for service in ["profile", "scraper", "tracker", "recommender", "candidates", "market", "carts"] {
+        for service in [
+            "profile",
+            "scraper",
+            "tracker",
+            "recommender",
+            "candidates",
+            "market",
+            "carts",
+        ] {
             let port = free_port();
-            let env = with(&env, &[("APP_HEALTH__PORT", port.to_string()), ("APP_GRPC__PORT", free_port().to_string())]);
-            processes.push(Process::spawn(service, &["serve", service], &env, dir.path()));
+            let env = with(
+                &env,
+                &[
+                    ("APP_HEALTH__PORT", port.to_string()),
+                    ("APP_GRPC__PORT", free_port().to_string()),
+                ],
+            );
+            processes.push(Process::spawn(
+                service,
+                &["serve", service],
+                &env,
+                dir.path(),
+            ));
             health.push(format!("http://127.0.0.1:{port}/readyz"));
         }
         let gateway_env = with(&env, &[("APP_GATEWAY__PORT", gateway_port.to_string())]);
-        processes.push(Process::spawn("gateway", &["serve", "gateway"], &gateway_env, dir.path()));
+        processes.push(Process::spawn(
+            "gateway",
+            &["serve", "gateway"],
+            &gateway_env,
+            dir.path(),
+        ));
         health.push(format!("http://127.0.0.1:{gateway_port}/readyz"));
         let refs: Vec<&Process> = processes.iter().collect();
         for url in &health {
             wait_ready(url, Duration::from_secs(90), &refs).await;
         }
-        Self { processes, health, env, name, gateway_port, dir }
+        Self {
+            processes,
+            health,
+            env,
+            name,
+            gateway_port,
+            dir,
+        }
     }
 
     fn api(&self) -> Api {
@@ -132,18 +177,39 @@ async fn a_recommendations_job_runs_with_one_process_per_service() {
     let Some(servers) = servers() else { return };
     let sim = Sim::start().await;
     let deployment = Deployment::start(&servers, &sim, &[]).await;
-    let (env, name, logs, health) = (deployment.env.clone(), deployment.name.clone(), deployment.dir.path().to_owned(), deployment.health.clone());
+    let (env, name, logs, health) = (
+        deployment.env.clone(),
+        deployment.name.clone(),
+        deployment.dir.path().to_owned(),
+        deployment.health.clone(),
+    );
     let gateway_port = deployment.gateway_port;
     let mut processes = deployment.processes;
     let _dir = deployment.dir;
     let logs = logs.as_path();
 
     // Every service exposes Prometheus metrics.
-    let metrics = reqwest::get(health[3].replace("/readyz", "/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("cratedigger_events_published_total") || metrics.is_empty() || metrics.contains('#'), "{metrics}");
+    let metrics = reqwest::get(health[3].replace("/readyz", "/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("cratedigger_events_published_total")
+            || metrics.is_empty()
+            || metrics.contains('#'),
+        "{metrics}"
+    );
 
     // A corpus and a model, as an operator would make them.
-    Process::spawn("crawl", &["crawl", "--sim-users", "30", "--timeout", "120"], &env, logs).wait_success(Duration::from_secs(180));
+    Process::spawn(
+        "crawl",
+        &["crawl", "--sim-users", "30", "--timeout", "120"],
+        &env,
+        logs,
+    )
+    .wait_success(Duration::from_secs(180));
     Process::spawn("train", &["train"], &env, logs).wait_success(Duration::from_secs(120));
 
     let api = Api::new(&format!("http://127.0.0.1:{gateway_port}"));
@@ -161,16 +227,38 @@ async fn a_recommendations_job_runs_with_one_process_per_service() {
         break;
     }
     let status = status.expect("the recommender never loaded a model");
-    assert_eq!(status.state, JobState::Succeeded, "{status:?}\n{}", all_logs(&processes));
-    assert!(status.stages[0].total.unwrap_or(0) >= 1 && status.stages[0].done == status.stages[0].total.unwrap());
+    assert_eq!(
+        status.state,
+        JobState::Succeeded,
+        "{status:?}\n{}",
+        all_logs(&processes)
+    );
+    assert!(
+        status.stages[0].total.unwrap_or(0) >= 1
+            && status.stages[0].done == status.stages[0].total.unwrap()
+    );
 
     // Stored in MongoDB, nothing the user owns or wants.
-    let mongo = MongoResultsStore::connect(&MongoSettings::new(servers.mongo.clone(), name.clone())).await.unwrap();
-    let set: RecommendationSet =
-        serde_json::from_value(mongo.get(Collection::Recommendations, user).await.unwrap().expect("stored")).unwrap();
+    let mongo =
+        MongoResultsStore::connect(&MongoSettings::new(servers.mongo.clone(), name.clone()))
+            .await
+            .unwrap();
+    let set: RecommendationSet = serde_json::from_value(
+        mongo
+            .get(Collection::Recommendations, user)
+            .await
+            .unwrap()
+            .expect("stored"),
+    )
+    .unwrap();
     let owned = sim.owned(user).await;
     assert_eq!(set.releases.len(), 10);
-    let overlap: BTreeSet<u64> = set.releases.iter().map(|r| r.release_id.0).filter(|id| owned.contains(id)).collect();
+    let overlap: BTreeSet<u64> = set
+        .releases
+        .iter()
+        .map(|r| r.release_id.0)
+        .filter(|id| owned.contains(id))
+        .collect();
     assert!(overlap.is_empty(), "{overlap:?}");
 
     // The same user again: nothing but the profile check reaches Discogs.
@@ -183,39 +271,107 @@ async fn a_recommendations_job_runs_with_one_process_per_service() {
     assert!(stats["total"].as_u64().unwrap() <= 3, "{stats}");
 
     // Logs carry the job id as a field.
-    let scraper_log = processes.iter().find(|p| p.name == "scraper").unwrap().output();
-    assert!(scraper_log.contains("\"job_id\""), "scraper log has no job_id field");
+    let scraper_log = processes
+        .iter()
+        .find(|p| p.name == "scraper")
+        .unwrap()
+        .output();
+    assert!(
+        scraper_log.contains("\"job_id\""),
+        "scraper log has no job_id field"
+    );
 
     // SIGTERM mid-chunk: the scraper drains, nacks what it could not finish, and a new
     // scraper process finishes the job: nothing is lost.
     let slow_user = "digger0601";
     sim.fault(json!({ "kind": "latency", "ms": 3000, "path_prefix": format!("/users/{slow_user}/wants") })).await;
-    let job = api.post_job(job_body("recommendations", slow_user, 5)).await;
+    let job = api
+        .post_job(job_body("recommendations", slow_user, 5))
+        .await;
     // Once the chunks are planned, the scraper is waiting on a slow wantlist page.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while api.status(&job).await.stages.first().and_then(|s| s.total).is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "the sync was never planned");
+    while api
+        .status(&job)
+        .await
+        .stages
+        .first()
+        .and_then(|s| s.total)
+        .is_none()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sync was never planned"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
     // As in a rolling update, the replacement is up before the old one stops.
     let port = free_port();
-    let replacement = Process::spawn("scraper-2", &["serve", "scraper"], &with(&env, &[("APP_HEALTH__PORT", port.to_string())]), logs);
-    wait_ready(&format!("http://127.0.0.1:{port}/readyz"), Duration::from_secs(60), &[&replacement]).await;
+    let replacement = Process::spawn(
+        "scraper-2",
+        &["serve", "scraper"],
+        &with(&env, &[("APP_HEALTH__PORT", port.to_string())]),
+        logs,
+    );
+    wait_ready(
+        &format!("http://127.0.0.1:{port}/readyz"),
+        Duration::from_secs(60),
+        &[&replacement],
+    )
+    .await;
     let scraper = processes.iter_mut().find(|p| p.name == "scraper").unwrap();
-    assert!(scraper.terminate(Duration::from_secs(20)), "the scraper did not stop cleanly:\n{}", scraper.output());
-    assert!(scraper.output().contains("worker stopped"), "{}", scraper.output());
-    assert!(scraper.output().contains("nacking unfinished delivery"), "the chunk was not in flight:\n{}", scraper.output());
+    assert!(
+        scraper.terminate(Duration::from_secs(20)),
+        "the scraper did not stop cleanly:\n{}",
+        scraper.output()
+    );
+    assert!(
+        scraper.output().contains("worker stopped"),
+        "{}",
+        scraper.output()
+    );
+    assert!(
+        scraper.output().contains("nacking unfinished delivery"),
+        "the chunk was not in flight:\n{}",
+        scraper.output()
+    );
     sim.clear_faults().await;
     // The old scraper ends its pull before it nacks, so the chunk usually reaches the
     // replacement at once; on the emulator it is sometimes redelivered to the closing
     // pull first and then waits out one ack deadline (30 s). The bound allows for that.
-    let finished = tokio::time::timeout(Duration::from_secs(120), api.wait(&job, Duration::from_secs(120))).await;
+    let finished = tokio::time::timeout(
+        Duration::from_secs(120),
+        api.wait(&job, Duration::from_secs(120)),
+    )
+    .await;
     let Ok((status, _)) = finished else {
-        panic!("status {:?}\nreplacement:\n{}\nold scraper:\n{}", api.status(&job).await, replacement.output(), processes.iter().find(|p| p.name == "scraper").unwrap().output().lines().rev().take(15).collect::<Vec<_>>().join("\n"));
+        panic!(
+            "status {:?}\nreplacement:\n{}\nold scraper:\n{}",
+            api.status(&job).await,
+            replacement.output(),
+            processes
+                .iter()
+                .find(|p| p.name == "scraper")
+                .unwrap()
+                .output()
+                .lines()
+                .rev()
+                .take(15)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     };
-    assert_eq!(status.state, JobState::Succeeded, "{status:?}\n{}\n{}", all_logs(&processes), replacement.output());
-    let stored = mongo.get(Collection::Recommendations, slow_user).await.unwrap();
+    assert_eq!(
+        status.state,
+        JobState::Succeeded,
+        "{status:?}\n{}\n{}",
+        all_logs(&processes),
+        replacement.output()
+    );
+    let stored = mongo
+        .get(Collection::Recommendations, slow_user)
+        .await
+        .unwrap();
     assert!(stored.is_some());
 
     for mut process in processes {
@@ -232,26 +388,58 @@ async fn a_carts_job_runs_with_one_process_per_service() {
     sim.create_user(user, 24).await;
     // A short listing cache, to see it expire (long enough for two jobs on a busy machine).
     const TTL_SECONDS: u64 = 20;
-    let deployment = Deployment::start(&servers, &sim, &[("APP_LISTINGS__TTL_SECONDS", TTL_SECONDS.to_string())]).await;
+    let deployment = Deployment::start(
+        &servers,
+        &sim,
+        &[("APP_LISTINGS__TTL_SECONDS", TTL_SECONDS.to_string())],
+    )
+    .await;
     let api = deployment.api();
     let name = deployment.name.clone();
-    let mongo = MongoResultsStore::connect(&MongoSettings::new(servers.mongo.clone(), name.clone())).await.unwrap();
-    let catalog = PostgresCatalog::connect(PostgresCatalogSettings::new(servers.postgres.clone()).with_schema(name.clone()))
+    let mongo =
+        MongoResultsStore::connect(&MongoSettings::new(servers.mongo.clone(), name.clone()))
+            .await
+            .unwrap();
+    let catalog = PostgresCatalog::connect(
+        PostgresCatalogSettings::new(servers.postgres.clone()).with_schema(name.clone()),
+    )
+    .await
+    .unwrap();
+    let kv = RedisKeyValue::connect(&servers.redis, format!("{name}:"), Duration::from_secs(5))
         .await
         .unwrap();
-    let kv = RedisKeyValue::connect(&servers.redis, format!("{name}:"), Duration::from_secs(5)).await.unwrap();
     let candidates_of = CandidateRecords::new(std::sync::Arc::new(kv));
 
     let job = api.post_job(carts_body(user, 3)).await;
     let (status, snapshots) = api.wait(&job, Duration::from_secs(120)).await;
     let fetched_by = std::time::Instant::now();
-    assert_eq!(status.state, JobState::Succeeded, "{status:?}\n{}", all_logs(&deployment.processes));
+    assert_eq!(
+        status.state,
+        JobState::Succeeded,
+        "{status:?}\n{}",
+        all_logs(&deployment.processes)
+    );
     check_succeeded(&job, &status, &snapshots);
     assert_eq!(sell_release_pages(&sim.stats().await), 24);
-    let carts: CartSet = serde_json::from_value(mongo.get(Collection::Carts, job.as_str()).await.unwrap().expect("stored")).unwrap();
-    let candidates = candidates_of.load(&job).await.unwrap().expect("candidates kept");
+    let carts: CartSet = serde_json::from_value(
+        mongo
+            .get(Collection::Carts, job.as_str())
+            .await
+            .unwrap()
+            .expect("stored"),
+    )
+    .unwrap();
+    let candidates = candidates_of
+        .load(&job)
+        .await
+        .unwrap()
+        .expect("candidates kept");
     let plan: CartPlan = serde_json::from_value(carts.plan.clone()).unwrap();
-    assert_eq!(plan, optimise_again(&catalog, &carts.criteria, &candidates).await, "the stored plan is the optimiser's");
+    assert_eq!(
+        plan,
+        optimise_again(&catalog, &carts.criteria, &candidates).await,
+        "the stored plan is the optimiser's"
+    );
     check_best_cart(&catalog, &carts, &plan).await;
 
     // Within the cache's lifetime: no marketplace page; after it: every page again.
@@ -259,7 +447,10 @@ async fn a_carts_job_runs_with_one_process_per_service() {
     let again = api.post_job(carts_body(user, 4)).await;
     let (status, snapshots) = api.wait(&again, Duration::from_secs(120)).await;
     check_succeeded(&again, &status, &snapshots);
-    assert!(fetched_by.elapsed() < Duration::from_secs(TTL_SECONDS), "the second job outlasted the cache; nothing shown");
+    assert!(
+        fetched_by.elapsed() < Duration::from_secs(TTL_SECONDS),
+        "the second job outlasted the cache; nothing shown"
+    );
     assert_eq!(sell_release_pages(&sim.stats().await), 0);
     tokio::time::sleep(Duration::from_secs(TTL_SECONDS).saturating_sub(fetched_by.elapsed())).await;
     sim.reset_stats().await;
@@ -273,7 +464,11 @@ async fn a_carts_job_runs_with_one_process_per_service() {
 }
 
 fn all_logs(processes: &[Process]) -> String {
-    processes.iter().map(|p| format!("--- {}\n{}", p.name, p.output())).collect::<Vec<_>>().join("\n")
+    processes
+        .iter()
+        .map(|p| format!("--- {}\n{}", p.name, p.output()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Benchmark (on demand, with the servers: `cargo test --release -p cratedigger --test
@@ -287,13 +482,27 @@ async fn benchmark_a_5000_item_wantlist_at_the_rate_limit_across_processes() {
     let Some(servers) = servers() else { return };
     let sim = support::rate_limited_sim(PER_MINUTE).await;
     sim.create_user("bigwantlist", WANTS).await;
-    let deployment = Deployment::start(&servers, &sim, &[("APP_DISCOGS__REQUESTS_PER_MINUTE", PER_MINUTE.to_string())]).await;
+    let deployment = Deployment::start(
+        &servers,
+        &sim,
+        &[("APP_DISCOGS__REQUESTS_PER_MINUTE", PER_MINUTE.to_string())],
+    )
+    .await;
     sim.reset_stats().await;
     let started = std::time::Instant::now();
-    let job = deployment.api().post_job(job_body("sync", "bigwantlist", 1)).await;
+    let job = deployment
+        .api()
+        .post_job(job_body("sync", "bigwantlist", 1))
+        .await;
     let (status, _) = deployment.api().wait(&job, Duration::from_secs(600)).await;
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(status.state, JobState::Succeeded, "{status:?}");
-    support::report_sync("one process per service, Pub/Sub, Redis, PostgreSQL", WANTS, PER_MINUTE, &sim.stats().await, seconds);
+    support::report_sync(
+        "one process per service, Pub/Sub, Redis, PostgreSQL",
+        WANTS,
+        PER_MINUTE,
+        &sim.stats().await,
+        seconds,
+    );
     deployment.stop();
 }

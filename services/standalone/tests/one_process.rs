@@ -30,26 +30,42 @@ struct Observed {
 /// run must satisfy and returns what it saw.
 async fn run_pipeline(sim: &Sim, mesh: &Mesh, user: &str) -> (Observed, cratedigger_domain::JobId) {
     let corpus = sim.users(40).await;
-    let outcome = crawl(&mesh.backends, &corpus, Duration::from_secs(120), false).await.unwrap();
+    let outcome = crawl(&mesh.backends, &corpus, Duration::from_secs(120), false)
+        .await
+        .unwrap();
     assert_eq!((outcome.succeeded, outcome.failed), (40, 0));
-    train(&mesh.backends, &mesh.settings.trainer, false).await.unwrap();
+    train(&mesh.backends, &mesh.settings.trainer, false)
+        .await
+        .unwrap();
 
     let api: Api = mesh.api();
     let job = api.post_job(job_body("recommendations", user, 10)).await;
     let (status, snapshots) = api.wait(&job, Duration::from_secs(60)).await;
     assert_eq!(status.state, JobState::Succeeded, "{status:?}");
     assert_eq!(status.percent, 100);
-    assert_eq!(status.result.as_deref(), Some(format!("recommendations/{user}").as_str()));
+    assert_eq!(
+        status.result.as_deref(),
+        Some(format!("recommendations/{user}").as_str())
+    );
 
     // The stages went through in order: the profile finished before recommend started,
     // and no snapshot ever showed recommend ahead of the profile.
     let profile = &status.stages[0];
     let recommend = &status.stages[1];
-    assert_eq!((profile.name, recommend.name), (Stage::Profile, Stage::Recommend));
-    assert!(profile.finished_at.as_deref() <= recommend.started_at.as_deref(), "{status:?}");
+    assert_eq!(
+        (profile.name, recommend.name),
+        (Stage::Profile, Stage::Recommend)
+    );
+    assert!(
+        profile.finished_at.as_deref() <= recommend.started_at.as_deref(),
+        "{status:?}"
+    );
     for snapshot in &snapshots {
         if let [(_, profile_state), (_, recommend_state)] = snapshot.as_slice() {
-            assert!(recommend_state == "pending" || profile_state == "succeeded", "{snapshots:?}");
+            assert!(
+                recommend_state == "pending" || profile_state == "succeeded",
+                "{snapshots:?}"
+            );
         }
     }
     // A user the catalog had never seen: the profile was fetched in chunks, each counted once.
@@ -58,19 +74,43 @@ async fn run_pipeline(sim: &Sim, mesh: &Mesh, user: &str) -> (Observed, cratedig
     assert_eq!(profile.state, StageState::Succeeded);
 
     // The stored recommendations exclude everything the user owns or wants.
-    let stored = mesh.backends.results.get(Collection::Recommendations, user).await.unwrap().expect("stored");
+    let stored = mesh
+        .backends
+        .results
+        .get(Collection::Recommendations, user)
+        .await
+        .unwrap()
+        .expect("stored");
     let set: RecommendationSet = serde_json::from_value(stored).unwrap();
     let owned = sim.owned(user).await;
     let recommended: Vec<u64> = set.releases.iter().map(|r| r.release_id.0).collect();
     assert_eq!(recommended.len(), 10);
     let overlap: BTreeSet<_> = recommended.iter().filter(|id| owned.contains(id)).collect();
-    assert!(overlap.is_empty(), "recommended releases the user has: {overlap:?}");
-    assert!(set.releases.iter().all(|r| !r.because.is_empty() && !r.title.is_empty()));
+    assert!(
+        overlap.is_empty(),
+        "recommended releases the user has: {overlap:?}"
+    );
+    assert!(
+        set.releases
+            .iter()
+            .all(|r| !r.because.is_empty() && !r.title.is_empty())
+    );
 
     let username = Username::parse(user).unwrap();
-    let interactions = mesh.backends.catalog.interactions(&username).await.unwrap().len();
+    let interactions = mesh
+        .backends
+        .catalog
+        .interactions(&username)
+        .await
+        .unwrap()
+        .len();
     assert_eq!(interactions, owned.len(), "every want and have stored once");
-    let observed = Observed { recommended, interactions, profile_done: profile.done, profile_total: profile.total };
+    let observed = Observed {
+        recommended,
+        interactions,
+        profile_done: profile.done,
+        profile_total: profile.total,
+    };
     (observed, job)
 }
 
@@ -89,13 +129,23 @@ async fn a_recommendations_job_runs_end_to_end_in_one_process() {
     let again = api.post_job(job_body("recommendations", user, 9)).await;
     let (status, _) = api.wait(&again, Duration::from_secs(30)).await;
     assert_eq!(status.state, JobState::Succeeded);
-    assert_eq!(status.stages[0].total, Some(0), "no chunks planned: {status:?}");
+    assert_eq!(
+        status.stages[0].total,
+        Some(0),
+        "no chunks planned: {status:?}"
+    );
     let stats = sim.stats().await;
     let by = &stats["by_endpoint"];
     assert_eq!(by["profile"], 1, "{stats}");
     // One newest-first look at each list, and no page of either list.
-    assert!(by["wants"].as_u64().unwrap() <= 1 && by["collection"].as_u64().unwrap() <= 1, "{stats}");
-    assert_eq!(stats["total"].as_u64().unwrap(), 1 + by["wants"].as_u64().unwrap() + by["collection"].as_u64().unwrap());
+    assert!(
+        by["wants"].as_u64().unwrap() <= 1 && by["collection"].as_u64().unwrap() <= 1,
+        "{stats}"
+    );
+    assert_eq!(
+        stats["total"].as_u64().unwrap(),
+        1 + by["wants"].as_u64().unwrap() + by["collection"].as_u64().unwrap()
+    );
 
     // Similar releases come from the model the recommender holds: a newly trained one is
     // answered as soon as ModelTrained is handled, long before any refresh timer (60 s).
@@ -106,7 +156,13 @@ async fn a_recommendations_job_runs_end_to_end_in_one_process() {
 /// Asks for releases similar to a recommended one, retrains, and waits for the answer to
 /// come from the new model.
 async fn similar_releases_follow_a_retrained_model(mesh: &Mesh, api: &Api) {
-    let stored = mesh.backends.results.get(Collection::Recommendations, "digger0500").await.unwrap().expect("stored");
+    let stored = mesh
+        .backends
+        .results
+        .get(Collection::Recommendations, "digger0500")
+        .await
+        .unwrap()
+        .expect("stored");
     let set: RecommendationSet = serde_json::from_value(stored).unwrap();
     let release = set.releases[0].release_id.0;
     let similar = |api: &Api| {
@@ -119,16 +175,29 @@ async fn similar_releases_follow_a_retrained_model(mesh: &Mesh, api: &Api) {
         }
     };
     let before = similar(api).await;
-    assert_eq!(before["releases"].as_array().map(Vec::len), Some(5), "{before}");
-    let retrained = train(&mesh.backends, &mesh.settings.trainer, false).await.unwrap();
-    assert_ne!(before["model_version"].as_str(), Some(retrained.version.as_str()));
+    assert_eq!(
+        before["releases"].as_array().map(Vec::len),
+        Some(5),
+        "{before}"
+    );
+    let retrained = train(&mesh.backends, &mesh.settings.trainer, false)
+        .await
+        .unwrap();
+    assert_ne!(
+        before["model_version"].as_str(),
+        Some(retrained.version.as_str())
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let now = similar(api).await;
         if now["model_version"].as_str() == Some(retrained.version.as_str()) {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "still answering from {} after retraining", now["model_version"]);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still answering from {} after retraining",
+            now["model_version"]
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -177,12 +246,26 @@ async fn benchmark_a_5000_item_wantlist_at_the_rate_limit() {
     let mesh = Mesh::start(settings, |bus| bus).await;
     sim.reset_stats().await;
     let started = std::time::Instant::now();
-    let job = mesh.api().post_job(job_body("sync", "bigwantlist", 1)).await;
+    let job = mesh
+        .api()
+        .post_job(job_body("sync", "bigwantlist", 1))
+        .await;
     let (status, _) = mesh.api().wait(&job, Duration::from_secs(600)).await;
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(status.state, JobState::Succeeded, "{status:?}");
-    let stored = mesh.backends.catalog.interactions(&Username::parse("bigwantlist").unwrap()).await.unwrap();
+    let stored = mesh
+        .backends
+        .catalog
+        .interactions(&Username::parse("bigwantlist").unwrap())
+        .await
+        .unwrap();
     assert_eq!(stored.len(), WANTS);
-    support::report_sync("one process, embedded backends", WANTS, PER_MINUTE, &sim.stats().await, seconds);
+    support::report_sync(
+        "one process, embedded backends",
+        WANTS,
+        PER_MINUTE,
+        &sim.stats().await,
+        seconds,
+    );
     mesh.stop().await;
 }

@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cratedigger_bus::EventBus;
 use cratedigger_domain::{JobError, JobSpec, Stage, StageState};
-use cratedigger_kit::{EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, subscription};
+use cratedigger_kit::{
+    EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, subscription,
+};
 use cratedigger_kv::KeyValue;
 use cratedigger_proto::convert::{job_of, stage_from_pb, timestamp_from_pb};
 use cratedigger_proto::{Event, events};
@@ -27,7 +29,10 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(kv: Arc<dyn KeyValue>, bus: Arc<dyn EventBus>) -> Arc<Self> {
-        Arc::new(Self { board: StatusBoard::new(kv), publisher: Publisher::new(bus) })
+        Arc::new(Self {
+            board: StatusBoard::new(kv),
+            publisher: Publisher::new(bus),
+        })
     }
 
     pub fn board(&self) -> &StatusBoard {
@@ -36,11 +41,20 @@ impl Tracker {
 
     pub fn workers(self: &Arc<Self>, settings: &WorkerSettings) -> Vec<Box<dyn Runnable>> {
         let bus = self.publisher.bus().clone();
-        fn worker<E: Event>(tracker: &Arc<Tracker>, bus: &Arc<dyn EventBus>, settings: &WorkerSettings) -> Box<dyn Runnable>
+        fn worker<E: Event>(
+            tracker: &Arc<Tracker>,
+            bus: &Arc<dyn EventBus>,
+            settings: &WorkerSettings,
+        ) -> Box<dyn Runnable>
         where
             On<E>: EventHandler<Event = E>,
         {
-            Box::new(Worker::new(Arc::new(On::<E>::new(tracker.clone())), bus.clone(), subscription::<E>(SERVICE), settings.clone()))
+            Box::new(Worker::new(
+                Arc::new(On::<E>::new(tracker.clone())),
+                bus.clone(),
+                subscription::<E>(SERVICE),
+                settings.clone(),
+            ))
         }
         vec![
             worker::<events::JobRequested>(self, &bus, settings),
@@ -56,7 +70,13 @@ impl Tracker {
 
     /// Publishes StageCompleted for a completion this caller claimed, then confirms the
     /// claim (or releases it, so a retry can announce).
-    async fn announce(&self, job: &events::Job, spec: &JobSpec, stage: Stage, completion: StageCompletion) -> Result<(), HandleError> {
+    async fn announce(
+        &self,
+        job: &events::Job,
+        spec: &JobSpec,
+        stage: Stage,
+        completion: StageCompletion,
+    ) -> Result<(), HandleError> {
         let event = events::StageCompleted {
             job: Some(job.clone()),
             stage: cratedigger_proto::convert::stage_to_pb(stage) as i32,
@@ -68,12 +88,18 @@ impl Tracker {
             let _ = self.board.completion_not_announced(&spec.id, stage).await;
             return Err(HandleError::retry(e));
         }
-        self.board.completion_announced(&spec.id, stage).await.map_err(HandleError::retry)
+        self.board
+            .completion_announced(&spec.id, stage)
+            .await
+            .map_err(HandleError::retry)
     }
 }
 
 fn requested_at(job: &events::Job) -> DateTime<Utc> {
-    job.requested_at.as_ref().and_then(timestamp_from_pb).unwrap_or_else(Utc::now)
+    job.requested_at
+        .as_ref()
+        .and_then(timestamp_from_pb)
+        .unwrap_or_else(Utc::now)
 }
 
 /// The tracker's handler for event `E`.
@@ -84,7 +110,10 @@ pub struct On<E> {
 
 impl<E> On<E> {
     fn new(tracker: Arc<Tracker>) -> Self {
-        Self { tracker, _event: std::marker::PhantomData }
+        Self {
+            tracker,
+            _event: std::marker::PhantomData,
+        }
     }
 }
 
@@ -100,7 +129,13 @@ impl EventHandler for On<events::JobRequested> {
         let (job, spec) = spec_of(event.job.as_ref())?;
         self.tracker
             .board
-            .job_requested(&spec.id, spec.kind, spec.username.as_str(), requested_at(&job), Utc::now())
+            .job_requested(
+                &spec.id,
+                spec.kind,
+                spec.username.as_str(),
+                requested_at(&job),
+                Utc::now(),
+            )
             .await
             .map_err(HandleError::retry)
     }
@@ -114,8 +149,15 @@ impl EventHandler for On<events::ChunksPlanned> {
         let stage = stage_from_pb(event.stage).map_err(HandleError::reject)?;
         let board = &self.tracker.board;
         let now = Utc::now();
-        board.earlier_stages_finished(&spec.id, spec.kind, stage, now).await.map_err(HandleError::retry)?;
-        if let Some(done) = board.chunks_planned(&spec.id, stage, event.total, now).await.map_err(HandleError::retry)? {
+        board
+            .earlier_stages_finished(&spec.id, spec.kind, stage, now)
+            .await
+            .map_err(HandleError::retry)?;
+        if let Some(done) = board
+            .chunks_planned(&spec.id, stage, event.total, now)
+            .await
+            .map_err(HandleError::retry)?
+        {
             self.tracker.announce(&job, &spec, stage, done).await?;
         }
         Ok(())
@@ -149,11 +191,20 @@ impl EventHandler for On<events::ProfileSynced> {
         let now = Utc::now();
         if !event.scraped {
             let message = Some("the stored profile is current: nothing to fetch");
-            board.stage_progress(&spec.id, Stage::Profile, 0, 0, message, now).await.map_err(HandleError::retry)?;
+            board
+                .stage_progress(&spec.id, Stage::Profile, 0, 0, message, now)
+                .await
+                .map_err(HandleError::retry)?;
         }
-        board.stage_finished(&spec.id, Stage::Profile, StageState::Succeeded, now).await.map_err(HandleError::retry)?;
+        board
+            .stage_finished(&spec.id, Stage::Profile, StageState::Succeeded, now)
+            .await
+            .map_err(HandleError::retry)?;
         if let Some(&next) = spec.kind.stages().get(1) {
-            board.stage_started(&spec.id, next, now).await.map_err(HandleError::retry)?;
+            board
+                .stage_started(&spec.id, next, now)
+                .await
+                .map_err(HandleError::retry)?;
         }
         Ok(())
     }
@@ -167,7 +218,10 @@ impl EventHandler for On<events::StageProgress> {
         let stage = stage_from_pb(event.stage).map_err(HandleError::reject)?;
         let message = Some(event.message.as_str()).filter(|m| !m.is_empty());
         let (board, now) = (&self.tracker.board, Utc::now());
-        board.earlier_stages_finished(&spec.id, spec.kind, stage, now).await.map_err(HandleError::retry)?;
+        board
+            .earlier_stages_finished(&spec.id, spec.kind, stage, now)
+            .await
+            .map_err(HandleError::retry)?;
         board
             .stage_progress(&spec.id, stage, event.done, event.total, message, now)
             .await
@@ -200,7 +254,11 @@ impl EventHandler for On<events::JobFailed> {
             retryable: event.retryable,
             stage: stage_from_pb(event.stage).ok(),
         };
-        self.tracker.board.job_failed(&spec.id, &error, Utc::now()).await.map_err(HandleError::retry)
+        self.tracker
+            .board
+            .job_failed(&spec.id, &error, Utc::now())
+            .await
+            .map_err(HandleError::retry)
     }
 }
 
@@ -209,6 +267,10 @@ impl EventHandler for On<events::JobCancelled> {
     type Event = events::JobCancelled;
     async fn handle(&self, event: Self::Event) -> Result<(), HandleError> {
         let (_, spec) = spec_of(event.job.as_ref())?;
-        self.tracker.board.job_cancelled(&spec.id, Utc::now()).await.map_err(HandleError::retry)
+        self.tracker
+            .board
+            .job_cancelled(&spec.id, Utc::now())
+            .await
+            .map_err(HandleError::retry)
     }
 }

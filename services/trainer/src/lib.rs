@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use cratedigger_als::{AlsParams, Interactions, InteractionsBuilder, IterationReport, ModelFiles, fit_with_callback};
+use cratedigger_als::{
+    AlsParams, Interactions, InteractionsBuilder, IterationReport, ModelFiles, fit_with_callback,
+};
 use cratedigger_blobs::BlobLocation;
 use cratedigger_bus::EventBus;
 use cratedigger_catalog::{Catalog, InteractionKind, ModelVersion};
@@ -37,7 +39,12 @@ pub struct TrainerSettings {
 
 impl Default for TrainerSettings {
     fn default() -> Self {
-        Self { als: AlsParams::default(), want_weight: 1.0, have_weight: 1.0, interval_seconds: 0 }
+        Self {
+            als: AlsParams::default(),
+            want_weight: 1.0,
+            have_weight: 1.0,
+            interval_seconds: 0,
+        }
     }
 }
 
@@ -67,8 +74,18 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    pub fn new(catalog: Arc<dyn Catalog>, blobs: BlobLocation, bus: Arc<dyn EventBus>, settings: TrainerSettings) -> Arc<Self> {
-        Arc::new(Self { catalog, blobs, publisher: Publisher::new(bus), settings })
+    pub fn new(
+        catalog: Arc<dyn Catalog>,
+        blobs: BlobLocation,
+        bus: Arc<dyn EventBus>,
+        settings: TrainerSettings,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            catalog,
+            blobs,
+            publisher: Publisher::new(bus),
+            settings,
+        })
     }
 
     /// Reads every interaction into a matrix: users in the order the Catalog streams them,
@@ -85,35 +102,52 @@ impl Trainer {
             }
             let user = (usernames.len() - 1) as u32;
             let next = release_ids.len() as u32;
-            let item = *release_index.entry(interaction.release_id.0).or_insert_with(|| {
-                release_ids.push(interaction.release_id.0);
-                next
-            });
+            let item = *release_index
+                .entry(interaction.release_id.0)
+                .or_insert_with(|| {
+                    release_ids.push(interaction.release_id.0);
+                    next
+                });
             let weight = match interaction.kind {
                 InteractionKind::Want => self.settings.want_weight,
                 InteractionKind::Have => self.settings.have_weight,
             } * interaction.weight;
             triplets.push((user, item, weight));
         }
-        let mut builder = InteractionsBuilder::new(usernames.len(), release_ids.len())?.with_capacity(triplets.len());
+        let mut builder = InteractionsBuilder::new(usernames.len(), release_ids.len())?
+            .with_capacity(triplets.len());
         for (user, item, weight) in triplets {
             builder.push(u64::from(user), u64::from(item), weight)?;
         }
-        Ok(Corpus { matrix: builder.build(), usernames, release_ids })
+        Ok(Corpus {
+            matrix: builder.build(),
+            usernames,
+            release_ids,
+        })
     }
 
     /// Trains a model on everything stored, stores and records it, and announces it.
-    pub async fn train(&self, progress: impl FnMut(&IterationReport) + Send + 'static) -> anyhow::Result<Trained> {
+    pub async fn train(
+        &self,
+        progress: impl FnMut(&IterationReport) + Send + 'static,
+    ) -> anyhow::Result<Trained> {
         let corpus = self.corpus().await?;
         if corpus.matrix.nnz() == 0 {
             anyhow::bail!("there are no interactions to train on: sync some profiles first");
         }
-        let (users, items, nnz) = (corpus.matrix.users(), corpus.matrix.items(), corpus.matrix.nnz());
+        let (users, items, nnz) = (
+            corpus.matrix.users(),
+            corpus.matrix.items(),
+            corpus.matrix.nnz(),
+        );
         tracing::info!(users, items, interactions = nnz, "training");
         let trained_at = Utc::now();
         let version = trained_at.format("%Y%m%dT%H%M%S%3fZ").to_string();
         let params = self.settings.als.clone();
-        let stamp = (version.clone(), trained_at.to_rfc3339_opts(SecondsFormat::Millis, true));
+        let stamp = (
+            version.clone(),
+            trained_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        );
         let (model, files) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let model = fit_with_callback(&corpus.matrix, &params, progress)?
                 .with_ids(corpus.release_ids, corpus.usernames)?
@@ -145,7 +179,14 @@ impl Trainer {
         };
         self.publisher.publish(&announced).await?;
         tracing::info!(%version, fit_seconds = info.fit_seconds, "model trained and recorded");
-        Ok(Trained { version, location, users, items, interactions: nnz, fit_seconds: info.fit_seconds })
+        Ok(Trained {
+            version,
+            location,
+            users,
+            items,
+            interactions: nnz,
+            fit_seconds: info.fit_seconds,
+        })
     }
 
     /// Retraining on a schedule, when `interval_seconds` is set.
@@ -155,16 +196,19 @@ impl Trainer {
         }
         let this = self.clone();
         let every = Duration::from_secs(self.settings.interval_seconds);
-        vec![Task::new("trainer.schedule", move |shutdown: Shutdown| async move {
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(every) => {}
-                    () = shutdown.wait() => return Ok(()),
+        vec![Task::new(
+            "trainer.schedule",
+            move |shutdown: Shutdown| async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(every) => {}
+                        () = shutdown.wait() => return Ok(()),
+                    }
+                    if let Err(e) = this.train(|_| {}).await {
+                        tracing::warn!(error = format!("{e:#}"), "scheduled training failed");
+                    }
                 }
-                if let Err(e) = this.train(|_| {}).await {
-                    tracing::warn!(error = format!("{e:#}"), "scheduled training failed");
-                }
-            }
-        })]
+            },
+        )]
     }
 }

@@ -16,8 +16,8 @@ use std::time::Instant;
 use clap::Parser;
 use cratedigger_als::synthetic::{PowerLaw, write_csv};
 use cratedigger_als::{
-    AlsParams, Confidence, Interactions, InteractionsBuilder, RecommendRequest, SparseRow, fit_with_callback,
-    parse_csv_triplets, ranking_metrics_at_k,
+    AlsParams, Confidence, Interactions, InteractionsBuilder, RecommendRequest, SparseRow,
+    fit_with_callback, parse_csv_triplets, ranking_metrics_at_k,
 };
 use serde_json::json;
 
@@ -57,15 +57,23 @@ struct Args {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    rayon::ThreadPoolBuilder::new().num_threads(args.threads).build_global()?;
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build_global()?;
     if let Some(spec) = &args.generate {
         let out = args.out.as_deref().ok_or("--generate needs --out")?;
         let data = PowerLaw::new(spec[0], spec[1], spec[2], args.seed).generate()?;
         write_csv(&data, BufWriter::new(File::create(out)?))?;
-        println!("{}", json!({"generated": out, "users": data.users(), "items": data.items(), "nnz": data.nnz()}));
+        println!(
+            "{}",
+            json!({"generated": out, "users": data.users(), "items": data.items(), "nnz": data.nnz()})
+        );
         return Ok(());
     }
-    let (train_path, test_path) = (args.train.as_deref().ok_or("--train is required")?, args.test.as_deref());
+    let (train_path, test_path) = (
+        args.train.as_deref().ok_or("--train is required")?,
+        args.test.as_deref(),
+    );
     let t = Instant::now();
     let (train, test) = load(train_path, test_path)?;
     let load_s = t.elapsed().as_secs_f64();
@@ -92,7 +100,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut model = None;
     for _ in 0..args.repeats.max(1) {
         let t = Instant::now();
-        let m = fit_with_callback(&train, &params, |r| iteration_times.push(r.elapsed.as_secs_f64()))?;
+        let m = fit_with_callback(&train, &params, |r| {
+            iteration_times.push(r.elapsed.as_secs_f64())
+        })?;
         fit_times.push(t.elapsed().as_secs_f64());
         model = Some(m);
     }
@@ -100,7 +110,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Single-user latency: weigh + recalculate + score + top 10, rows prepared beforehand
     // (the anchor also excludes slicing the row).
-    let active: Vec<usize> = (0..train.users()).filter(|&u| !train.row(u).is_empty()).collect();
+    let active: Vec<usize> = (0..train.users())
+        .filter(|&u| !train.row(u).is_empty())
+        .collect();
     let picked = sample(&active, args.latency_users, args.seed + 1);
     let rows: Vec<SparseRow> = picked.iter().map(|&u| train.row(u)).collect();
     let request = RecommendRequest::top(10);
@@ -125,7 +137,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         0 => 20_000,
         n => n.min(train.users()),
     };
-    let mut batch_users = sample(&(0..train.users()).collect::<Vec<_>>(), batch_n, args.seed + 2);
+    let mut batch_users = sample(
+        &(0..train.users()).collect::<Vec<_>>(),
+        batch_n,
+        args.seed + 2,
+    );
     batch_users.sort_unstable();
     let mut batch_times = Vec::new();
     for _ in 0..3 {
@@ -138,7 +154,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::hint::black_box(model.recommend_batch(&batch_rows, 10)?);
     let batch_recalc_s = t.elapsed().as_secs_f64();
 
-    let metrics = test.as_ref().map(|test| ranking_metrics_at_k(&model, train.matrix(), test.matrix(), 10));
+    let metrics = test
+        .as_ref()
+        .map(|test| ranking_metrics_at_k(&model, train.matrix(), test.matrix(), 10));
     let batch_median = median(&mut batch_times);
     println!(
         "{}",
@@ -173,7 +191,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Reads the train (and test) CSV; both get the shape of their union, as a split does.
-fn load(train: &str, test: Option<&str>) -> Result<(Interactions, Option<Interactions>), Box<dyn std::error::Error>> {
+fn load(
+    train: &str,
+    test: Option<&str>,
+) -> Result<(Interactions, Option<Interactions>), Box<dyn std::error::Error>> {
     let read = |p: &str| -> Result<Vec<(u64, u64, f32)>, Box<dyn std::error::Error>> {
         Ok(parse_csv_triplets(BufReader::new(File::open(p)?))?)
     };
@@ -195,10 +216,14 @@ fn load(train: &str, test: Option<&str>) -> Result<(Interactions, Option<Interac
 /// A fixed-seed sample without replacement (a partial Fisher-Yates with an LCG).
 fn sample(from: &[usize], n: usize, seed: u64) -> Vec<usize> {
     let mut pool = from.to_vec();
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let n = n.min(pool.len());
     for i in 0..n {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let j = i + (state >> 33) as usize % (pool.len() - i);
         pool.swap(i, j);
     }

@@ -78,7 +78,9 @@ impl Confidence {
                 (out, ConfidenceState::Bm25 { item_norm })
             }
             _ => {
-                out.data_mut().iter_mut().for_each(|w| *w = self.elementwise(*w));
+                out.data_mut()
+                    .iter_mut()
+                    .for_each(|w| *w = self.elementwise(*w));
                 (out, ConfidenceState::Stateless)
             }
         }
@@ -90,12 +92,22 @@ impl Confidence {
             (Self::Bm25 { k1, .. }, ConfidenceState::Bm25 { item_norm }) => {
                 let idf = bm25_idf(n_items, raw.len());
                 raw.iter()
-                    .map(|(i, w)| bm25(w, item_norm.get(i as usize).copied().unwrap_or(1.0), idf, k1))
+                    .map(|(i, w)| {
+                        bm25(
+                            w,
+                            item_norm.get(i as usize).copied().unwrap_or(1.0),
+                            idf,
+                            k1,
+                        )
+                    })
                     .collect()
             }
             _ => raw.values.iter().map(|&w| self.elementwise(w)).collect(),
         };
-        SparseRow { indices: raw.indices.clone(), values }
+        SparseRow {
+            indices: raw.indices.clone(),
+            values,
+        }
     }
 
     fn elementwise(&self, w: f32) -> f32 {
@@ -126,7 +138,13 @@ fn bm25_item_norms(raw: &Csr, b: f32) -> Vec<f32> {
     let mean = sums.iter().sum::<f64>() / sums.len().max(1) as f64;
     let b = f64::from(b);
     sums.iter()
-        .map(|s| if mean > 0.0 { ((1.0 - b) + b * s / mean) as f32 } else { 1.0 })
+        .map(|s| {
+            if mean > 0.0 {
+                ((1.0 - b) + b * s / mean) as f32
+            } else {
+                1.0
+            }
+        })
         .collect()
 }
 
@@ -137,7 +155,14 @@ mod tests {
 
     fn small() -> Csr {
         let mut b = InteractionsBuilder::new(3, 4).unwrap();
-        for (u, i, w) in [(0, 0, 3.0), (0, 1, 1.0), (1, 1, 5.0), (2, 0, 1.0), (2, 2, 2.0), (2, 3, 7.0)] {
+        for (u, i, w) in [
+            (0, 0, 3.0),
+            (0, 1, 1.0),
+            (1, 1, 5.0),
+            (2, 0, 1.0),
+            (2, 2, 2.0),
+            (2, 3, 7.0),
+        ] {
             b.push(u, i, w).unwrap();
         }
         b.build().into_matrix()
@@ -174,7 +199,9 @@ mod tests {
     #[test]
     fn elementwise_schemes() {
         assert_eq!(Confidence::Linear { alpha: 40.0 }.elementwise(2.0), 81.0);
-        assert!((Confidence::Log { alpha: 1.0 }.elementwise(1.0) - (1.0 + 2.0_f32.ln())).abs() < 1e-6);
+        assert!(
+            (Confidence::Log { alpha: 1.0 }.elementwise(1.0) - (1.0 + 2.0_f32.ln())).abs() < 1e-6
+        );
         assert!(Confidence::Bm25 { k1: 1.0, b: 1.5 }.validate().is_err());
         assert!(Confidence::Linear { alpha: -1.0 }.validate().is_err());
     }

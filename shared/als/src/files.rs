@@ -57,11 +57,17 @@ impl ModelFiles {
         let mut files: Vec<(String, Vec<u8>)> = vec![
             ("user_factors.npy".into(), npy(users)?),
             ("item_factors.npy".into(), npy(items)?),
-            ("item_ids.npy".into(), npy(&Array1::from(model.item_ids().to_vec()))?),
+            (
+                "item_ids.npy".into(),
+                npy(&Array1::from(model.item_ids().to_vec()))?,
+            ),
             ("user_ids.json".into(), json(&model.user_ids())?),
         ];
         if let ConfidenceState::Bm25 { item_norm } = model.confidence_state() {
-            files.push(("item_norm.npy".into(), npy(&Array1::from(item_norm.clone()))?));
+            files.push((
+                "item_norm.npy".into(),
+                npy(&Array1::from(item_norm.clone()))?,
+            ));
         }
         let manifest = Manifest {
             format: FORMAT.into(),
@@ -73,7 +79,15 @@ impl ModelFiles {
             training: info.clone(),
             files: files
                 .iter()
-                .map(|(name, bytes)| (name.clone(), FileEntry { sha256: sha256(bytes), bytes: bytes.len() as u64 }))
+                .map(|(name, bytes)| {
+                    (
+                        name.clone(),
+                        FileEntry {
+                            sha256: sha256(bytes),
+                            bytes: bytes.len() as u64,
+                        },
+                    )
+                })
                 .collect(),
         };
         files.push((MANIFEST_FILE.into(), json(&manifest)?));
@@ -82,23 +96,36 @@ impl ModelFiles {
 
     /// Rebuilds a model from its files, fetched by name through `read`.
     pub fn decode(mut read: impl FnMut(&str) -> Option<Vec<u8>>) -> Result<Model, AlsError> {
-        let manifest_bytes = read(MANIFEST_FILE).ok_or_else(|| AlsError::corrupt(MANIFEST_FILE, "missing"))?;
-        let manifest: Manifest =
-            serde_json::from_slice(&manifest_bytes).map_err(|e| AlsError::corrupt(MANIFEST_FILE, e))?;
+        let manifest_bytes =
+            read(MANIFEST_FILE).ok_or_else(|| AlsError::corrupt(MANIFEST_FILE, "missing"))?;
+        let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
+            .map_err(|e| AlsError::corrupt(MANIFEST_FILE, e))?;
         if manifest.format != FORMAT || manifest.format_version != FORMAT_VERSION {
             return Err(AlsError::corrupt(
                 MANIFEST_FILE,
-                format!("format {} v{} is not {FORMAT} v{FORMAT_VERSION}", manifest.format, manifest.format_version),
+                format!(
+                    "format {} v{} is not {FORMAT} v{FORMAT_VERSION}",
+                    manifest.format, manifest.format_version
+                ),
             ));
         }
         let mut fetch = |name: &str| -> Result<Vec<u8>, AlsError> {
-            let entry = manifest.files.get(name).ok_or_else(|| AlsError::corrupt(name, "not listed in the manifest"))?;
+            let entry = manifest
+                .files
+                .get(name)
+                .ok_or_else(|| AlsError::corrupt(name, "not listed in the manifest"))?;
             let bytes = read(name).ok_or_else(|| AlsError::corrupt(name, "missing"))?;
             if bytes.len() as u64 != entry.bytes {
-                return Err(AlsError::corrupt(name, format!("{} bytes, expected {}", bytes.len(), entry.bytes)));
+                return Err(AlsError::corrupt(
+                    name,
+                    format!("{} bytes, expected {}", bytes.len(), entry.bytes),
+                ));
             }
             if sha256(&bytes) != entry.sha256 {
-                return Err(AlsError::corrupt(name, "checksum does not match the manifest"));
+                return Err(AlsError::corrupt(
+                    name,
+                    "checksum does not match the manifest",
+                ));
             }
             Ok(bytes)
         };
@@ -109,7 +136,9 @@ impl ModelFiles {
             .map_err(|e| AlsError::corrupt("user_ids.json", e))?;
         let state = if manifest.files.contains_key("item_norm.npy") {
             let norm: Array1<f32> = read_npy("item_norm.npy", &fetch("item_norm.npy")?)?;
-            ConfidenceState::Bm25 { item_norm: norm.to_vec() }
+            ConfidenceState::Bm25 {
+                item_norm: norm.to_vec(),
+            }
         } else {
             ConfidenceState::Stateless
         };
@@ -121,7 +150,10 @@ impl ModelFiles {
 
     /// Writes the model into `dir` (created if needed), the manifest last.
     pub fn save(model: &Model, dir: &Path) -> Result<(), AlsError> {
-        std::fs::create_dir_all(dir).map_err(|source| AlsError::Io { path: dir.into(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| AlsError::Io {
+            path: dir.into(),
+            source,
+        })?;
         for (name, bytes) in Self::encode(model)? {
             let path = dir.join(&name);
             std::fs::write(&path, bytes).map_err(|source| AlsError::Io { path, source })?;
@@ -143,10 +175,26 @@ fn check_shapes(
 ) -> Result<(), AlsError> {
     let wrong = |file: &str, what: String| Err(AlsError::corrupt(file, what));
     if users.dim() != (m.users, m.factors) {
-        return wrong("user_factors.npy", format!("shape {:?}, manifest says ({}, {})", users.dim(), m.users, m.factors));
+        return wrong(
+            "user_factors.npy",
+            format!(
+                "shape {:?}, manifest says ({}, {})",
+                users.dim(),
+                m.users,
+                m.factors
+            ),
+        );
     }
     if items.dim() != (m.items, m.factors) {
-        return wrong("item_factors.npy", format!("shape {:?}, manifest says ({}, {})", items.dim(), m.items, m.factors));
+        return wrong(
+            "item_factors.npy",
+            format!(
+                "shape {:?}, manifest says ({}, {})",
+                items.dim(),
+                m.items,
+                m.factors
+            ),
+        );
     }
     if ids != m.items {
         return wrong("item_ids.npy", format!("{ids} ids for {} items", m.items));
@@ -154,14 +202,19 @@ fn check_shapes(
     if let ConfidenceState::Bm25 { item_norm } = state
         && item_norm.len() != m.items
     {
-        return wrong("item_norm.npy", format!("{} norms for {} items", item_norm.len(), m.items));
+        return wrong(
+            "item_norm.npy",
+            format!("{} norms for {} items", item_norm.len(), m.items),
+        );
     }
     Ok(())
 }
 
 fn npy<T: WriteNpyExt>(array: &T) -> Result<Vec<u8>, AlsError> {
     let mut out = Vec::new();
-    array.write_npy(&mut out).map_err(|e| AlsError::corrupt("<npy>", e))?;
+    array
+        .write_npy(&mut out)
+        .map_err(|e| AlsError::corrupt("<npy>", e))?;
     Ok(out)
 }
 
@@ -174,5 +227,8 @@ fn json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, AlsError> {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

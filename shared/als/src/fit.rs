@@ -54,7 +54,10 @@ impl AlsParams {
             return Err(AlsError::bad_parameter("factors", "must be from 1 to 1024"));
         }
         if !(self.regularization.is_finite() && self.regularization > 0.0) {
-            return Err(AlsError::bad_parameter("regularization", "must be a positive number"));
+            return Err(AlsError::bad_parameter(
+                "regularization",
+                "must be a positive number",
+            ));
         }
         if self.cg_steps == 0 {
             return Err(AlsError::bad_parameter("cg_steps", "must be at least 1"));
@@ -94,14 +97,27 @@ pub fn fit_with_callback(
         let (conf, state) = params.confidence.weigh(raw.matrix());
         let conf_t = matrix::transpose(&conf);
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-        let mut init = |rows| Array2::from_shape_fn((rows, params.factors), |_| rng.random::<f32>() * 0.01);
+        let mut init =
+            |rows| Array2::from_shape_fn((rows, params.factors), |_| rng.random::<f32>() * 0.01);
         let mut users = init(raw.users());
         let mut items = init(raw.items());
         let mut last_loss = None;
         for iteration in 0..params.iterations {
             let t = Instant::now();
-            least_squares_cg(&conf, &mut users, &items, params.regularization, params.cg_steps);
-            least_squares_cg(&conf_t, &mut items, &users, params.regularization, params.cg_steps);
+            least_squares_cg(
+                &conf,
+                &mut users,
+                &items,
+                params.regularization,
+                params.cg_steps,
+            );
+            least_squares_cg(
+                &conf_t,
+                &mut items,
+                &users,
+                params.regularization,
+                params.cg_steps,
+            );
             let elapsed = t.elapsed();
             if params.calculate_training_loss {
                 last_loss = Some(loss(&conf, &users, &items, params.regularization));
@@ -135,6 +151,11 @@ pub fn fit_with_callback(
 }
 
 /// implicit's training loss of factors against a confidence matrix.
-pub fn training_loss(conf: &Csr, user_factors: &Array2<f32>, item_factors: &Array2<f32>, regularization: f32) -> f64 {
+pub fn training_loss(
+    conf: &Csr,
+    user_factors: &Array2<f32>,
+    item_factors: &Array2<f32>,
+    regularization: f32,
+) -> f64 {
     loss(conf, user_factors, item_factors, regularization)
 }

@@ -55,7 +55,9 @@ pub(crate) fn scores_of_items(rows: &[f32], v: &[f32], items: &[u32], scores: &m
     let k = v.len();
     for (s, &i) in scores.iter_mut().zip(items) {
         let start = i as usize * k;
-        *s = rows.get(start..start + k).map_or(f32::NEG_INFINITY, |row| dot(row, v));
+        *s = rows
+            .get(start..start + k)
+            .map_or(f32::NEG_INFINITY, |row| dot(row, v));
     }
 }
 
@@ -138,12 +140,20 @@ pub(crate) fn score_bounds_bf16(
     // (written for separate roundings) only gets looser than needed.
     let fused = multiversion::target::selected_target!().supports_feature_str("fma");
     for (block, columns) in blocks.chunks_exact(k * BLOCK).enumerate() {
-        let acc = if fused { block_scores::<true>(columns, v) } else { block_scores::<false>(columns, v) };
+        let acc = if fused {
+            block_scores::<true>(columns, v)
+        } else {
+            block_scores::<false>(columns, v)
+        };
         let start = block * BLOCK;
         let end = (start + BLOCK).min(items);
         if end - start == BLOCK {
             // A full block: fixed-size arrays, so this vectorises too.
-            let (lo, hi, norm) = (&mut lower[start..end], &mut upper[start..end], &norms[start..end]);
+            let (lo, hi, norm) = (
+                &mut lower[start..end],
+                &mut upper[start..end],
+                &norms[start..end],
+            );
             for i in 0..BLOCK {
                 let margin = slack * norm[i];
                 lo[i] = acc[i] - margin;
@@ -171,7 +181,9 @@ pub(crate) fn score_bounds_bf16(
 /// The largest value (scores are never NaN; a plain comparison lets this vectorise).
 #[inline(always)]
 fn largest(values: &[f32]) -> f32 {
-    values.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+    values
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
 }
 
 /// One block's approximate scores; the accumulators are a local array the compiler keeps
@@ -193,7 +205,6 @@ fn block_scores<const FUSED: bool>(columns: &[u16], v: &[f32]) -> [f32; BLOCK] {
 /// that cannot hold anything above their bar.
 pub(crate) const CHUNK: usize = 16;
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,7 +215,10 @@ mod tests {
             let a: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 - 3.0).collect();
             let b: Vec<f32> = (0..n).map(|i| 1.0 / (i as f32 + 1.0)).collect();
             let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-            assert!((dot(&a, &b) - plain).abs() <= 1e-4 * plain.abs().max(1.0), "n = {n}");
+            assert!(
+                (dot(&a, &b) - plain).abs() <= 1e-4 * plain.abs().max(1.0),
+                "n = {n}"
+            );
         }
     }
 
@@ -232,7 +246,9 @@ mod timing {
 
     fn bounds_timing(n: usize) {
         let k = 64;
-        let rows: Vec<f32> = (0..n * k).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+        let rows: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
         let v: Vec<f32> = (0..k).map(|i| i as f32 / 64.0).collect();
         let mut scores = vec![0.0; n];
         let t = std::time::Instant::now();
@@ -240,7 +256,10 @@ mod timing {
             super::scores_into(&rows, &v, &mut scores);
             std::hint::black_box(&scores);
         }
-        eprintln!("{n} items: scores_into {:.1} us", t.elapsed().as_secs_f64() * 1e3);
+        eprintln!(
+            "{n} items: scores_into {:.1} us",
+            t.elapsed().as_secs_f64() * 1e3
+        );
         let skip: Vec<u32> = (0..40).map(|i| i * 400).collect();
         let t = std::time::Instant::now();
         for _ in 0..1000 {
@@ -255,9 +274,21 @@ mod timing {
         for _ in 0..1000 {
             lo_max.clear();
             hi_max.clear();
-            super::score_bounds_bf16(&bf, &v, &norms, 0.01, &mut lo, &mut hi, &mut lo_max, &mut hi_max);
+            super::score_bounds_bf16(
+                &bf,
+                &v,
+                &norms,
+                0.01,
+                &mut lo,
+                &mut hi,
+                &mut lo_max,
+                &mut hi_max,
+            );
             std::hint::black_box(&lo);
         }
-        eprintln!("{n} items: score_bounds_bf16 {:.1} us", t.elapsed().as_secs_f64() * 1e3);
+        eprintln!(
+            "{n} items: score_bounds_bf16 {:.1} us",
+            t.elapsed().as_secs_f64() * 1e3
+        );
     }
 }

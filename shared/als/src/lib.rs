@@ -36,7 +36,7 @@ pub use files::{FileEntry, MANIFEST_FILE, Manifest, ModelFiles};
 pub use fit::{AlsParams, IterationReport, fit, fit_with_callback, training_loss};
 pub use matrix::{Interactions, InteractionsBuilder, SparseRow, parse_csv_triplets};
 pub use metrics::{RankingMetrics, ranking_metrics_at_k};
-pub use model::{Explanation, Model, Recommendation, RecommendRequest, TrainingInfo};
+pub use model::{Explanation, Model, RecommendRequest, Recommendation, TrainingInfo};
 
 /// The sparse matrices this crate works on: CSR, `f32` values, `u32` column indices.
 pub type Csr = sprs::CsMatI<f32, u32, usize>;

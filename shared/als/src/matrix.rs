@@ -63,7 +63,10 @@ impl SparseRow {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
-        self.indices.iter().copied().zip(self.values.iter().copied())
+        self.indices
+            .iter()
+            .copied()
+            .zip(self.values.iter().copied())
     }
 
     pub fn contains(&self, item: u32) -> bool {
@@ -89,7 +92,12 @@ impl InteractionsBuilder {
                 return Err(AlsError::bad_parameter(name, "must fit in 32 bits"));
             }
         }
-        Ok(Self { n_users, n_items, entries: Vec::new(), pushed: 0 })
+        Ok(Self {
+            n_users,
+            n_items,
+            entries: Vec::new(),
+            pushed: 0,
+        })
     }
 
     pub fn with_capacity(mut self, capacity: usize) -> Self {
@@ -154,8 +162,11 @@ impl Interactions {
         if !matrix.is_csr() {
             return Err(AlsError::bad_parameter("matrix", "must be in CSR storage"));
         }
-        if let Some((row, &weight)) =
-            matrix.data().iter().enumerate().find(|(_, w)| !w.is_finite() || **w < 0.0)
+        if let Some((row, &weight)) = matrix
+            .data()
+            .iter()
+            .enumerate()
+            .find(|(_, w)| !w.is_finite() || **w < 0.0)
         {
             return Err(AlsError::BadWeight { row, weight });
         }
@@ -196,7 +207,12 @@ fn check_weight(row: usize, weight: f32) -> Result<(), AlsError> {
 }
 
 fn out_of_range(row: usize, what: &'static str, index: u64, limit: usize) -> AlsError {
-    AlsError::IndexOutOfRange { row, what, index, limit: limit as u64 }
+    AlsError::IndexOutOfRange {
+        row,
+        what,
+        index,
+        limit: limit as u64,
+    }
 }
 
 /// The transpose of a CSR matrix, as CSR.
@@ -209,14 +225,18 @@ pub(crate) fn transpose(matrix: &Csr) -> Csr {
 pub fn parse_csv_triplets(reader: impl BufRead) -> Result<Vec<(u64, u64, f32)>, AlsError> {
     let mut out = Vec::new();
     for (n, line) in reader.lines().enumerate() {
-        let line = line.map_err(|source| AlsError::Io { path: "<csv>".into(), source })?;
+        let line = line.map_err(|source| AlsError::Io {
+            path: "<csv>".into(),
+            source,
+        })?;
         let line = line.trim();
         if line.is_empty() || (n == 0 && line.chars().next().is_some_and(char::is_alphabetic)) {
             continue;
         }
         let row = out.len();
         let mut fields = line.split(',').map(str::trim);
-        let bad = || AlsError::bad_parameter("csv", format!("data row {row}: expected user,item,weight"));
+        let bad =
+            || AlsError::bad_parameter("csv", format!("data row {row}: expected user,item,weight"));
         let user = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
         let item = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
         let weight = fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
@@ -238,7 +258,13 @@ mod tests {
         b.push(1, 1, 0.0).unwrap();
         let m = b.build();
         assert_eq!(m.nnz(), 2);
-        assert_eq!(m.row(0), SparseRow { indices: vec![0, 2], values: vec![2.0, 4.0] });
+        assert_eq!(
+            m.row(0),
+            SparseRow {
+                indices: vec![0, 2],
+                values: vec![2.0, 4.0]
+            }
+        );
         assert!(m.row(1).is_empty());
     }
 
@@ -250,23 +276,42 @@ mod tests {
         assert!(matches!(err, AlsError::BadWeight { row: 1, .. }), "{err}");
         let err = b.push(1, 1, -2.0).unwrap_err();
         assert!(err.to_string().contains("input row 2"), "{err}");
-        assert!(matches!(b.push(0, 0, f32::INFINITY), Err(AlsError::BadWeight { row: 3, .. })));
+        assert!(matches!(
+            b.push(0, 0, f32::INFINITY),
+            Err(AlsError::BadWeight { row: 3, .. })
+        ));
     }
 
     #[test]
     fn rejects_indices_that_do_not_fit() {
         let mut b = InteractionsBuilder::new(2, 2).unwrap();
         let err = b.push(2, 0, 1.0).unwrap_err();
-        assert!(matches!(err, AlsError::IndexOutOfRange { what: "user", index: 2, .. }));
+        assert!(matches!(
+            err,
+            AlsError::IndexOutOfRange {
+                what: "user",
+                index: 2,
+                ..
+            }
+        ));
         let err = b.push(0, u64::MAX, 1.0).unwrap_err();
-        assert!(matches!(err, AlsError::IndexOutOfRange { what: "item", .. }));
+        assert!(matches!(
+            err,
+            AlsError::IndexOutOfRange { what: "item", .. }
+        ));
         assert!(InteractionsBuilder::new(usize::MAX, 1).is_err());
     }
 
     #[test]
     fn rows_follow_the_same_rules() {
         let row = SparseRow::from_pairs([(3, 1.0), (1, 2.0), (3, 1.5), (2, 0.0)], 4).unwrap();
-        assert_eq!(row, SparseRow { indices: vec![1, 3], values: vec![2.0, 2.5] });
+        assert_eq!(
+            row,
+            SparseRow {
+                indices: vec![1, 3],
+                values: vec![2.0, 2.5]
+            }
+        );
         assert!(SparseRow::from_pairs([(4, 1.0)], 4).is_err());
         assert!(matches!(
             SparseRow::from_pairs([(0, 1.0), (1, -1.0)], 4),
@@ -277,13 +322,19 @@ mod tests {
     #[test]
     fn from_csr_checks_values() {
         let m = Csr::new((1, 2), vec![0, 1], vec![1], vec![-1.0]);
-        assert!(matches!(Interactions::from_csr(m), Err(AlsError::BadWeight { row: 0, .. })));
+        assert!(matches!(
+            Interactions::from_csr(m),
+            Err(AlsError::BadWeight { row: 0, .. })
+        ));
     }
 
     #[test]
     fn parses_csv_with_header() {
         let text = "user_id,item_id,weight\n0,1,2.5\n\n3,4,1\n";
-        assert_eq!(parse_csv_triplets(text.as_bytes()).unwrap(), vec![(0, 1, 2.5), (3, 4, 1.0)]);
+        assert_eq!(
+            parse_csv_triplets(text.as_bytes()).unwrap(),
+            vec![(0, 1, 2.5), (3, 4, 1.0)]
+        );
         assert!(parse_csv_triplets("0,x,1\n".as_bytes()).is_err());
     }
 }

@@ -21,14 +21,25 @@ pub struct RankingMetrics {
 }
 
 pub fn ranking_metrics_at_k(model: &Model, train: &Csr, test: &Csr, k: usize) -> RankingMetrics {
-    let users: Vec<usize> = (0..test.rows()).filter(|&u| test.outer_view(u).is_some_and(|r| r.nnz() > 0)).collect();
+    let users: Vec<usize> = (0..test.rows())
+        .filter(|&u| test.outer_view(u).is_some_and(|r| r.nnz() > 0))
+        .collect();
     let ranked = model.recommend_stored(&users, train, k);
     let gain: Vec<f64> = (0..k).map(|i| 1.0 / ((i + 2) as f64).log2()).collect();
-    let ideal: Vec<f64> = gain.iter().scan(0.0, |acc, g| { *acc += g; Some(*acc) }).collect();
+    let ideal: Vec<f64> = gain
+        .iter()
+        .scan(0.0, |acc, g| {
+            *acc += g;
+            Some(*acc)
+        })
+        .collect();
     let items = test.cols() as f64;
     let (mut relevant, mut pr_div, mut map, mut ndcg, mut auc) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for (&u, recs) in users.iter().zip(&ranked) {
-        let likes: HashSet<u32> = test.outer_view(u).map(|r| r.indices().iter().copied().collect()).unwrap_or_default();
+        let likes: HashSet<u32> = test
+            .outer_view(u)
+            .map(|r| r.indices().iter().copied().collect())
+            .unwrap_or_default();
         let cutoff = k.min(likes.len());
         if cutoff == 0 {
             continue;

@@ -8,7 +8,9 @@ use ndarray::{Array2, ArrayView2, linalg::general_mat_mul};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{BF16_RELATIVE_ERROR, CHUNK, blocked_bf16, dot, score_bounds_bf16, scores_into, scores_of_items};
+use crate::kernels::{
+    BF16_RELATIVE_ERROR, CHUNK, blocked_bf16, dot, score_bounds_bf16, scores_into, scores_of_items,
+};
 use crate::solver::UserSystem;
 use crate::topk::{TopK, top_n_skipping};
 use crate::{AlsError, AlsParams, ConfidenceState, Csr, SparseRow};
@@ -45,7 +47,11 @@ pub struct RecommendRequest<'a> {
 
 impl RecommendRequest<'_> {
     pub fn top(n: usize) -> Self {
-        Self { n, allow: None, deny: &[] }
+        Self {
+            n,
+            allow: None,
+            deny: &[],
+        }
     }
 }
 
@@ -89,7 +95,11 @@ impl Model {
         let user_ids = Vec::new();
         let item_factors = item_factors.as_standard_layout().into_owned();
         let gram = item_factors.t().dot(&item_factors);
-        let item_norms = item_factors.rows().into_iter().map(|r| r.dot(&r).sqrt()).collect();
+        let item_norms = item_factors
+            .rows()
+            .into_iter()
+            .map(|r| r.dot(&r).sqrt())
+            .collect();
         let item_bf16 = blocked_bf16(item_factors.as_slice().unwrap_or(&[]), item_factors.ncols());
         let index_of_item = index(&item_ids);
         Self {
@@ -110,10 +120,16 @@ impl Model {
     /// Names the items (one id per item row, unique) and optionally the users.
     pub fn with_ids(mut self, item_ids: Vec<u64>, user_ids: Vec<String>) -> Result<Self, AlsError> {
         if item_ids.len() != self.items() {
-            return Err(AlsError::bad_parameter("item_ids", format!("expected {} ids", self.items())));
+            return Err(AlsError::bad_parameter(
+                "item_ids",
+                format!("expected {} ids", self.items()),
+            ));
         }
         if !user_ids.is_empty() && user_ids.len() != self.user_factors.nrows() {
-            return Err(AlsError::bad_parameter("user_ids", format!("expected {} ids", self.user_factors.nrows())));
+            return Err(AlsError::bad_parameter(
+                "user_ids",
+                format!("expected {} ids", self.user_factors.nrows()),
+            ));
         }
         let index_of_item = index(&item_ids);
         if index_of_item.len() != item_ids.len() {
@@ -125,7 +141,11 @@ impl Model {
         Ok(self)
     }
 
-    pub fn with_version(mut self, version: impl Into<String>, trained_at: impl Into<String>) -> Self {
+    pub fn with_version(
+        mut self,
+        version: impl Into<String>,
+        trained_at: impl Into<String>,
+    ) -> Self {
         self.info.version = version.into();
         self.info.trained_at = trained_at.into();
         self
@@ -167,7 +187,10 @@ impl Model {
 
     /// A user's raw row, from (caller's item id, raw weight) pairs. Items the model does
     /// not know are left out (a model cannot score them), and counted in the second value.
-    pub fn user_row(&self, items: impl IntoIterator<Item = (u64, f32)>) -> Result<(SparseRow, usize), AlsError> {
+    pub fn user_row(
+        &self,
+        items: impl IntoIterator<Item = (u64, f32)>,
+    ) -> Result<(SparseRow, usize), AlsError> {
         let mut unknown = 0;
         let known: Vec<(u32, f32)> = items
             .into_iter()
@@ -182,7 +205,9 @@ impl Model {
 
     /// The confidences the model would have used for this raw row in training.
     pub fn confidence(&self, raw: &SparseRow) -> SparseRow {
-        self.params.confidence.weigh_row(&self.confidence_state, self.items(), raw)
+        self.params
+            .confidence
+            .weigh_row(&self.confidence_state, self.items(), raw)
     }
 
     /// The user's factors, solved exactly against the item factors (one Cholesky solve
@@ -197,12 +222,21 @@ impl Model {
     fn system(&self, raw: &SparseRow) -> Result<UserSystem, AlsError> {
         self.check_row(raw)?;
         let conf = self.confidence(raw);
-        UserSystem::new(&self.gram, self.item_slice(), self.params.regularization, &conf)
+        UserSystem::new(
+            &self.gram,
+            self.item_slice(),
+            self.params.regularization,
+            &conf,
+        )
     }
 
     /// Recommends for a user given by their raw row (recalculated on the fly). A user
     /// with no items known to the model gets no recommendations.
-    pub fn recommend(&self, raw: &SparseRow, request: &RecommendRequest<'_>) -> Result<Vec<Recommendation>, AlsError> {
+    pub fn recommend(
+        &self,
+        raw: &SparseRow,
+        request: &RecommendRequest<'_>,
+    ) -> Result<Vec<Recommendation>, AlsError> {
         if raw.is_empty() {
             return Ok(Vec::new());
         }
@@ -219,7 +253,11 @@ impl Model {
         request: &RecommendRequest<'_>,
     ) -> Result<Vec<Recommendation>, AlsError> {
         if factors.len() != self.factors() {
-            return Err(AlsError::FactorMismatch { what: "user factors", expected: self.factors(), actual: factors.len() });
+            return Err(AlsError::FactorMismatch {
+                what: "user factors",
+                expected: self.factors(),
+                actual: factors.len(),
+            });
         }
         let skip = merge_sorted(seen, request.deny);
         Ok(match request.allow {
@@ -256,18 +294,40 @@ impl Model {
             return Vec::new();
         }
         let k = self.factors() as f32;
-        let slack = 1.01 * (BF16_RELATIVE_ERROR + 2.0 * k * f32::EPSILON) * dot(factors, factors).sqrt();
+        let slack =
+            1.01 * (BF16_RELATIVE_ERROR + 2.0 * k * f32::EPSILON) * dot(factors, factors).sqrt();
         RANK_SCRATCH.with_borrow_mut(|scratch| self.rank_all_with(factors, skip, n, slack, scratch))
     }
 
-    fn rank_all_with(&self, factors: &[f32], skip: &[u32], n: usize, slack: f32, scratch: &mut RankScratch) -> Vec<Recommendation> {
+    fn rank_all_with(
+        &self,
+        factors: &[f32],
+        skip: &[u32],
+        n: usize,
+        slack: f32,
+        scratch: &mut RankScratch,
+    ) -> Vec<Recommendation> {
         let items = self.items();
-        let RankScratch { lower, upper, lower_max, upper_max } = scratch;
+        let RankScratch {
+            lower,
+            upper,
+            lower_max,
+            upper_max,
+        } = scratch;
         lower.resize(items, 0.0);
         upper.resize(items, 0.0);
         lower_max.clear();
         upper_max.clear();
-        score_bounds_bf16(&self.item_bf16, factors, &self.item_norms, slack, lower, upper, lower_max, upper_max);
+        score_bounds_bf16(
+            &self.item_bf16,
+            factors,
+            &self.item_norms,
+            slack,
+            lower,
+            upper,
+            lower_max,
+            upper_max,
+        );
         // Skipped items leave their chunk's maximum too high: a chunk scanned for nothing.
         for &i in skip.iter().filter(|&&i| (i as usize) < items) {
             lower[i as usize] = f32::NEG_INFINITY;
@@ -303,8 +363,15 @@ impl Model {
 
     /// Recommends for many users given by raw rows: users are recalculated, then scored
     /// in blocks with one matrix product per block, in parallel.
-    pub fn recommend_batch(&self, raws: &[SparseRow], n: usize) -> Result<Vec<Vec<Recommendation>>, AlsError> {
-        let factors: Vec<Vec<f32>> = raws.par_iter().map(|raw| self.recalculate_user(raw)).collect::<Result<_, _>>()?;
+    pub fn recommend_batch(
+        &self,
+        raws: &[SparseRow],
+        n: usize,
+    ) -> Result<Vec<Vec<Recommendation>>, AlsError> {
+        let factors: Vec<Vec<f32>> = raws
+            .par_iter()
+            .map(|raw| self.recalculate_user(raw))
+            .collect::<Result<_, _>>()?;
         let k = self.factors();
         let flat: Vec<f32> = factors.into_iter().flatten().collect();
         let users = Array2::from_shape_vec((raws.len(), k), flat)
@@ -321,14 +388,28 @@ impl Model {
 
     /// Recommends for training users by their stored factors, filtering the items of each
     /// user's row in `seen` (as implicit's batch `recommend` does).
-    pub fn recommend_stored(&self, users: &[usize], seen: &Csr, n: usize) -> Vec<Vec<Recommendation>> {
-        let rows: Vec<usize> = users.iter().copied().filter(|&u| u < self.user_factors.nrows()).collect();
+    pub fn recommend_stored(
+        &self,
+        users: &[usize],
+        seen: &Csr,
+        n: usize,
+    ) -> Vec<Vec<Recommendation>> {
+        let rows: Vec<usize> = users
+            .iter()
+            .copied()
+            .filter(|&u| u < self.user_factors.nrows())
+            .collect();
         let factors = self.user_factors.select(ndarray::Axis(0), &rows);
         let seen: Vec<&[u32]> = rows.iter().map(|&u| row_indices(seen, u)).collect();
         self.rank_rows(factors.view(), &seen, n)
     }
 
-    fn rank_rows(&self, users: ArrayView2<'_, f32>, seen: &[&[u32]], n: usize) -> Vec<Vec<Recommendation>> {
+    fn rank_rows(
+        &self,
+        users: ArrayView2<'_, f32>,
+        seen: &[&[u32]],
+        n: usize,
+    ) -> Vec<Vec<Recommendation>> {
         /// Users scored per matrix product; the block of scores stays a few MB.
         const USERS_PER_BLOCK: usize = 32;
         let items_t = self.item_factors.t();
@@ -356,7 +437,10 @@ impl Model {
     pub fn explain(&self, raw: &SparseRow, item: u32, n: usize) -> Result<Explanation, AlsError> {
         let target = self.item_row(item)?;
         if raw.is_empty() {
-            return Ok(Explanation { score: 0.0, contributions: Vec::new() });
+            return Ok(Explanation {
+                score: 0.0,
+                contributions: Vec::new(),
+            });
         }
         let system = self.system(raw)?;
         let weighted = system.solve(target);
@@ -372,32 +456,52 @@ impl Model {
             total += contribution;
             top.push(j, contribution as f32);
         }
-        let contributions = top.into_sorted().into_iter().map(|r| (r.item, r.score)).collect();
-        Ok(Explanation { score: total as f32, contributions })
+        let contributions = top
+            .into_sorted()
+            .into_iter()
+            .map(|r| (r.item, r.score))
+            .collect();
+        Ok(Explanation {
+            score: total as f32,
+            contributions,
+        })
     }
 
     /// The `n` items most similar to `item` by cosine similarity of their factors, the
     /// item itself and `deny` excluded.
-    pub fn similar_items(&self, item: u32, n: usize, deny: &[u32]) -> Result<Vec<Recommendation>, AlsError> {
+    pub fn similar_items(
+        &self,
+        item: u32,
+        n: usize,
+        deny: &[u32],
+    ) -> Result<Vec<Recommendation>, AlsError> {
         let target = self.item_row(item)?.to_vec();
         let norm = self.item_norms[item as usize];
         let mut scores = vec![0.0_f32; self.items()];
         scores_into(self.item_slice(), &target, &mut scores);
         for (s, other) in scores.iter_mut().zip(&self.item_norms) {
             let denominator = norm * other;
-            *s = if denominator > 0.0 { *s / denominator } else { 0.0 };
+            *s = if denominator > 0.0 {
+                *s / denominator
+            } else {
+                0.0
+            };
         }
         let skip = merge_sorted(&[item], deny);
         Ok(top_n_skipping(&scores, n, &skip))
     }
 
     fn item_slice(&self) -> &[f32] {
-        self.item_factors.as_slice().expect("item factors are kept in standard layout")
+        self.item_factors
+            .as_slice()
+            .expect("item factors are kept in standard layout")
     }
 
     fn item_row(&self, item: u32) -> Result<&[f32], AlsError> {
         let k = self.factors();
-        self.item_slice().get(item as usize * k..(item as usize + 1) * k).ok_or(AlsError::UnknownItem(item))
+        self.item_slice()
+            .get(item as usize * k..(item as usize + 1) * k)
+            .ok_or(AlsError::UnknownItem(item))
     }
 
     fn check_row(&self, raw: &SparseRow) -> Result<(), AlsError> {
@@ -409,7 +513,12 @@ impl Model {
 
     /// Parts for the model files.
     pub(crate) fn parts(&self) -> (&Array2<f32>, &Array2<f32>, &AlsParams, &TrainingInfo) {
-        (&self.user_factors, &self.item_factors, &self.params, &self.info)
+        (
+            &self.user_factors,
+            &self.item_factors,
+            &self.params,
+            &self.info,
+        )
     }
 }
 
@@ -435,7 +544,10 @@ thread_local! {
 }
 
 fn index(ids: &[u64]) -> HashMap<u64, u32> {
-    ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect()
+    ids.iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i as u32))
+        .collect()
 }
 
 /// Union of two sorted lists (the second need not be sorted), sorted and unique.
@@ -458,7 +570,13 @@ mod tests {
         let flat: Vec<f32> = items.concat();
         let item_factors = Array2::from_shape_vec((items.len(), k), flat).unwrap();
         let user_factors = Array2::zeros((1, k));
-        Model::from_parts(user_factors, item_factors, AlsParams::default(), ConfidenceState::Stateless, TrainingInfo::default())
+        Model::from_parts(
+            user_factors,
+            item_factors,
+            AlsParams::default(),
+            ConfidenceState::Stateless,
+            TrainingInfo::default(),
+        )
     }
 
     proptest! {

@@ -52,7 +52,9 @@ pub(crate) fn least_squares_cg(
     let yty = regularized_gram(y, regularization);
     let y = y.as_standard_layout();
     let y = y.as_slice().expect("a standard-layout array is one slice");
-    let xs = x.as_slice_mut().expect("factor matrices are created in standard layout");
+    let xs = x
+        .as_slice_mut()
+        .expect("factor matrices are created in standard layout");
     let mut blocks = Vec::new();
     let mut rest = xs;
     for (start, end) in plan_blocks(conf.indptr().raw_storage(), conf.rows()) {
@@ -146,18 +148,42 @@ fn solve_block(
     s.gathered.resize((end - start) * k, 0.0);
     gather(&conf.indices()[start..end], y, k, &mut s.gathered);
     s.lengths.clear();
-    s.lengths.extend((0..rows).map(|u| indptr[first_row + u + 1] - indptr[first_row + u]));
-    let block = Block { lengths: &s.lengths, data: &conf.data()[start..end], rows: &s.gathered };
-    let (r, p, ap) = (&mut s.r[..rows * k], &mut s.p[..rows * k], &mut s.ap[..rows * k]);
+    s.lengths
+        .extend((0..rows).map(|u| indptr[first_row + u + 1] - indptr[first_row + u]));
+    let block = Block {
+        lengths: &s.lengths,
+        data: &conf.data()[start..end],
+        rows: &s.gathered,
+    };
+    let (r, p, ap) = (
+        &mut s.r[..rows * k],
+        &mut s.p[..rows * k],
+        &mut s.ap[..rows * k],
+    );
     // r = -YtY x, then the sparse part of b - A x per row.
     matmul(-1.0, view(xb, rows, k), yty, r);
-    start_residuals(&block, xb, r, p, &mut s.rsold[..rows], &mut s.active[..rows]);
+    start_residuals(
+        &block,
+        xb,
+        r,
+        p,
+        &mut s.rsold[..rows],
+        &mut s.active[..rows],
+    );
     for _ in 0..cg_steps {
         if !s.active[..rows].iter().any(|&a| a) {
             break;
         }
         matmul(1.0, view(p, rows, k), yty, ap);
-        cg_step(&block, xb, r, p, ap, &mut s.rsold[..rows], &mut s.active[..rows]);
+        cg_step(
+            &block,
+            xb,
+            r,
+            p,
+            ap,
+            &mut s.rsold[..rows],
+            &mut s.active[..rows],
+        );
     }
 }
 
@@ -203,7 +229,9 @@ fn solve_heavy_row(
     let mut b = vec![0.0_f32; k];
     gather_rows(indices, data, y, k, &mut s.gathered, &mut s.weights, &mut b);
     let yty = yty.as_standard_layout();
-    let yty = yty.as_slice().expect("a standard-layout array is one slice");
+    let yty = yty
+        .as_slice()
+        .expect("a standard-layout array is one slice");
     gathered_cg(yty, &s.gathered, &s.weights, &mut s.dots, &b, x, cg_steps);
 }
 
@@ -211,8 +239,21 @@ fn solve_heavy_row(
 /// `weights`, and adds `c y_i` to `b` for positive confidences (negative ones are
 /// dislikes, as in implicit).
 #[multiversion(targets = "simd")]
-fn gather_rows(indices: &[u32], data: &[f32], y: &[f32], k: usize, gathered: &mut [f32], weights: &mut [f32], b: &mut [f32]) {
-    for (((&i, &c), g), w) in indices.iter().zip(data).zip(gathered.chunks_exact_mut(k)).zip(weights.iter_mut()) {
+fn gather_rows(
+    indices: &[u32],
+    data: &[f32],
+    y: &[f32],
+    k: usize,
+    gathered: &mut [f32],
+    weights: &mut [f32],
+    b: &mut [f32],
+) {
+    for (((&i, &c), g), w) in indices
+        .iter()
+        .zip(data)
+        .zip(gathered.chunks_exact_mut(k))
+        .zip(weights.iter_mut())
+    {
         let yi = &y[i as usize * k..(i as usize + 1) * k];
         g.copy_from_slice(yi);
         *w = c.abs() - 1.0;
@@ -224,7 +265,14 @@ fn gather_rows(indices: &[u32], data: &[f32], y: &[f32], k: usize, gathered: &mu
 
 /// `out = YtY v + Yg^T (w * (Yg v))`.
 #[inline(always)]
-fn gathered_product(yty: &[f32], gathered: &[f32], weights: &[f32], dots: &mut [f32], v: &[f32], out: &mut [f32]) {
+fn gathered_product(
+    yty: &[f32],
+    gathered: &[f32],
+    weights: &[f32],
+    dots: &mut [f32],
+    v: &[f32],
+    out: &mut [f32],
+) {
     let k = v.len();
     for (o, row) in out.iter_mut().zip(yty.chunks_exact(k)) {
         *o = dot(row, v);
@@ -240,7 +288,15 @@ fn gathered_product(yty: &[f32], gathered: &[f32], weights: &[f32], dots: &mut [
 /// implicit's CG recurrence for one row over its gathered rows: `cg_steps` steps from the
 /// current `x`.
 #[multiversion(targets = "simd")]
-fn gathered_cg(yty: &[f32], gathered: &[f32], weights: &[f32], dots: &mut [f32], b: &[f32], x: &mut [f32], cg_steps: usize) {
+fn gathered_cg(
+    yty: &[f32],
+    gathered: &[f32],
+    weights: &[f32],
+    dots: &mut [f32],
+    b: &[f32],
+    x: &mut [f32],
+    cg_steps: usize,
+) {
     let k = b.len();
     let mut ap = vec![0.0_f32; k];
     gathered_product(yty, gathered, weights, dots, x, &mut ap);
@@ -280,16 +336,30 @@ fn matmul(alpha: f32, a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, out: &mut 
 }
 
 #[multiversion(targets = "simd")]
-fn start_residuals<'a>(block: &Block<'a>, x: &[f32], r: &mut [f32], p: &mut [f32], rsold: &mut [f32], active: &mut [bool]) {
+fn start_residuals<'a>(
+    block: &Block<'a>,
+    x: &[f32],
+    r: &mut [f32],
+    p: &mut [f32],
+    rsold: &mut [f32],
+    active: &mut [bool],
+) {
     let k = r.len() / rsold.len().max(1);
     let (mut confidences, mut rows) = (block.data, block.rows);
-    let per_row = x.chunks_exact(k).zip(r.chunks_exact_mut(k)).zip(p.chunks_exact_mut(k));
+    let per_row = x
+        .chunks_exact(k)
+        .zip(r.chunks_exact_mut(k))
+        .zip(p.chunks_exact_mut(k));
     for (u, (((xu, ru), pu), &n)) in per_row.zip(block.lengths).enumerate() {
         let (cs, rest_c) = confidences.split_at(n);
         let (ys, rest_y) = rows.split_at(n * k);
         (confidences, rows) = (rest_c, rest_y);
         for (&c, yi) in cs.iter().zip(ys.chunks_exact(k)) {
-            let temp = if c > 0.0 { c - (c - 1.0) * dot(yi, xu) } else { (c + 1.0) * dot(yi, xu) };
+            let temp = if c > 0.0 {
+                c - (c - 1.0) * dot(yi, xu)
+            } else {
+                (c + 1.0) * dot(yi, xu)
+            };
             axpy(temp, yi, ru);
         }
         pu.copy_from_slice(ru);
@@ -311,8 +381,15 @@ fn cg_step<'a>(
 ) {
     let k = r.len() / rsold.len().max(1);
     let (mut confidences, mut rows_left) = (block.data, block.rows);
-    let rows = x.chunks_exact_mut(k).zip(r.chunks_exact_mut(k)).zip(p.chunks_exact_mut(k));
-    for (u, ((((xu, ru), pu), apu), &n)) in rows.zip(ap.chunks_exact_mut(k)).zip(block.lengths).enumerate() {
+    let rows = x
+        .chunks_exact_mut(k)
+        .zip(r.chunks_exact_mut(k))
+        .zip(p.chunks_exact_mut(k));
+    for (u, ((((xu, ru), pu), apu), &n)) in rows
+        .zip(ap.chunks_exact_mut(k))
+        .zip(block.lengths)
+        .enumerate()
+    {
         let (cs, rest_c) = confidences.split_at(n);
         let (ys, rest_y) = rows_left.split_at(n * k);
         (confidences, rows_left) = (rest_c, rest_y);
@@ -353,7 +430,12 @@ impl UserSystem {
     /// major, `k` columns), given the unregularised Gram matrix `gram = YtY`:
     /// `A = YtY + reg I + Yu^T diag(|c| - 1) Yu` (one small matrix product) and
     /// `b = sum_{c > 0} c y_i`.
-    pub(crate) fn new(gram: &Array2<f32>, y: &[f32], regularization: f32, row: &SparseRow) -> Result<Self, AlsError> {
+    pub(crate) fn new(
+        gram: &Array2<f32>,
+        y: &[f32],
+        regularization: f32,
+        row: &SparseRow,
+    ) -> Result<Self, AlsError> {
         let k = gram.nrows();
         let n = row.len();
         let mut items = Vec::with_capacity(n * k);
@@ -373,8 +455,10 @@ impl UserSystem {
         let mut a = gram.clone();
         a.diag_mut().iter_mut().for_each(|d| *d += regularization);
         if n > 0 {
-            let items = ArrayView2::from_shape((n, k), &items[..]).map_err(|e| AlsError::bad_parameter("row", e.to_string()))?;
-            let weighted = ArrayView2::from_shape((n, k), &weighted[..]).map_err(|e| AlsError::bad_parameter("row", e.to_string()))?;
+            let items = ArrayView2::from_shape((n, k), &items[..])
+                .map_err(|e| AlsError::bad_parameter("row", e.to_string()))?;
+            let weighted = ArrayView2::from_shape((n, k), &weighted[..])
+                .map_err(|e| AlsError::bad_parameter("row", e.to_string()))?;
             general_mat_mul(1.0, &items.t(), &weighted, 1.0, &mut a);
         }
         let a = a.as_standard_layout();
@@ -453,7 +537,10 @@ pub(crate) fn loss(conf: &Csr, x: &Array2<f32>, y: &Array2<f32>, regularization:
         .into_par_iter()
         .map(|u| {
             let xu = x.row(u);
-            let xu = xu.as_slice().map(<[f32]>::to_vec).unwrap_or_else(|| xu.to_vec());
+            let xu = xu
+                .as_slice()
+                .map(<[f32]>::to_vec)
+                .unwrap_or_else(|| xu.to_vec());
             let mut r: Vec<f32> = yty.dot(&ndarray::ArrayView1::from(&xu[..])).to_vec();
             let (mut loss, mut total) = (0.0_f64, 0.0_f64);
             if let Some(row) = conf.outer_view(u) {
@@ -494,7 +581,12 @@ mod tests {
         let mut b = InteractionsBuilder::new(users, items).unwrap();
         for u in 0..users as u64 {
             for _ in 0..rng.random_range(0..6) {
-                b.push(u, rng.random_range(0..items as u64), rng.random_range(1.0..20.0)).unwrap();
+                b.push(
+                    u,
+                    rng.random_range(0..items as u64),
+                    rng.random_range(1.0..20.0),
+                )
+                .unwrap();
             }
         }
         b.build().into_matrix()
@@ -511,7 +603,9 @@ mod tests {
         let gram = y.t().dot(&y);
         let ys = y.as_slice().unwrap();
         for u in 0..users {
-            let exact = UserSystem::new(&gram, ys, reg, &SparseRow::of(&conf, u)).unwrap().solution();
+            let exact = UserSystem::new(&gram, ys, reg, &SparseRow::of(&conf, u))
+                .unwrap()
+                .solution();
             for (a, b) in x.row(u).iter().zip(&exact) {
                 assert!((a - b).abs() < 1e-3, "user {u}: cg {a} vs exact {b}");
             }
@@ -527,11 +621,21 @@ mod tests {
         let gram = y.t().dot(&y);
         let ys = y.as_slice().unwrap();
         let exact: Vec<Vec<f32>> = (0..users)
-            .map(|u| UserSystem::new(&gram, ys, reg, &SparseRow::of(&conf, u)).unwrap().solution())
+            .map(|u| {
+                UserSystem::new(&gram, ys, reg, &SparseRow::of(&conf, u))
+                    .unwrap()
+                    .solution()
+            })
             .collect();
         let err = |x: &Array2<f32>| -> f64 {
             (0..users)
-                .map(|u| x.row(u).iter().zip(&exact[u]).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>())
+                .map(|u| {
+                    x.row(u)
+                        .iter()
+                        .zip(&exact[u])
+                        .map(|(a, b)| f64::from(a - b).powi(2))
+                        .sum::<f64>()
+                })
                 .sum()
         };
         let mut x = Array2::zeros((users, k));
@@ -539,7 +643,11 @@ mod tests {
         least_squares_cg(&conf, &mut x, &y, reg, 3);
         let once = err(&x);
         least_squares_cg(&conf, &mut x, &y, reg, 3);
-        assert!(once < before * 0.5 && err(&x) < once, "{before} {once} {}", err(&x));
+        assert!(
+            once < before * 0.5 && err(&x) < once,
+            "{before} {once} {}",
+            err(&x)
+        );
     }
 
     /// implicit's per-row CG, written plainly, as the reference for both code paths.
@@ -550,7 +658,9 @@ mod tests {
             let row = conf.outer_view(u).unwrap();
             let pairs: Vec<(usize, f32)> = row.iter().map(|(i, &c)| (i, c)).collect();
             let a_times = |v: &[f32]| -> Vec<f32> {
-                let mut out: Vec<f32> = (0..k).map(|i| (0..k).map(|j| yty[[i, j]] * v[j]).sum()).collect();
+                let mut out: Vec<f32> = (0..k)
+                    .map(|i| (0..k).map(|j| yty[[i, j]] * v[j]).sum())
+                    .collect();
                 for &(i, c) in &pairs {
                     let yi = y.row(i);
                     let d: f32 = yi.iter().zip(v).map(|(a, b)| a * b).sum();
@@ -599,9 +709,18 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let mut b = InteractionsBuilder::new(users, items).unwrap();
         for u in 0..users as u64 {
-            let n = if u % 7 == 0 { 3000 } else { rng.random_range(0..30) };
+            let n = if u % 7 == 0 {
+                3000
+            } else {
+                rng.random_range(0..30)
+            };
             for _ in 0..n {
-                b.push(u, rng.random_range(0..items as u64), rng.random_range(1.0..5.0)).unwrap();
+                b.push(
+                    u,
+                    rng.random_range(0..items as u64),
+                    rng.random_range(1.0..5.0),
+                )
+                .unwrap();
             }
         }
         let conf = b.build().into_matrix();
@@ -615,7 +734,10 @@ mod tests {
             for u in 0..users {
                 let scale = slow.row(u).iter().map(|v| v.abs()).fold(1e-3, f32::max);
                 for (a, b) in fast.row(u).iter().zip(slow.row(u)) {
-                    assert!((a - b).abs() <= 2e-3 * scale, "row {u}, {steps} steps: {a} vs {b}");
+                    assert!(
+                        (a - b).abs() <= 2e-3 * scale,
+                        "row {u}, {steps} steps: {a} vs {b}"
+                    );
                 }
             }
         }
@@ -624,9 +746,15 @@ mod tests {
         least_squares_cg(&conf, &mut x, &y, reg, 3 * k);
         let gram = y.t().dot(&y);
         for u in (0..users).step_by(7) {
-            let exact = UserSystem::new(&gram, y.as_slice().unwrap(), reg, &SparseRow::of(&conf, u)).unwrap().solution();
+            let exact =
+                UserSystem::new(&gram, y.as_slice().unwrap(), reg, &SparseRow::of(&conf, u))
+                    .unwrap()
+                    .solution();
             for (a, b) in x.row(u).iter().zip(&exact) {
-                assert!((a - b).abs() < 2e-3 * b.abs().max(1.0), "heavy row {u}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() < 2e-3 * b.abs().max(1.0),
+                    "heavy row {u}: {a} vs {b}"
+                );
             }
         }
     }
@@ -640,8 +768,16 @@ mod tests {
         }
         let rows = indptr.len() - 1;
         let blocks = plan_blocks(&indptr, rows);
-        assert_eq!(blocks.first(), Some(&(0, 1)), "the next row would overflow the block");
-        assert_eq!(blocks[1], (1, 2), "a row too big to share a block sits alone");
+        assert_eq!(
+            blocks.first(),
+            Some(&(0, 1)),
+            "the next row would overflow the block"
+        );
+        assert_eq!(
+            blocks[1],
+            (1, 2),
+            "a row too big to share a block sits alone"
+        );
         let mut next = 0;
         for &(start, end) in &blocks {
             assert_eq!(start, next);
@@ -655,8 +791,14 @@ mod tests {
 
     #[test]
     fn cholesky_rejects_an_indefinite_system() {
-        assert!(matches!(cholesky(&[-1.0], 1), Err(AlsError::NotPositiveDefinite)));
-        assert!(matches!(cholesky(&[f32::NAN], 1), Err(AlsError::NotPositiveDefinite)));
+        assert!(matches!(
+            cholesky(&[-1.0], 1),
+            Err(AlsError::NotPositiveDefinite)
+        ));
+        assert!(matches!(
+            cholesky(&[f32::NAN], 1),
+            Err(AlsError::NotPositiveDefinite)
+        ));
     }
 
     #[test]

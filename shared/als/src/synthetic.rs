@@ -6,8 +6,8 @@
 
 use std::io::Write;
 
-use rand::{Rng, SeedableRng};
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::{AlsError, Interactions, InteractionsBuilder};
@@ -24,24 +24,38 @@ pub struct PowerLaw {
 
 impl PowerLaw {
     pub fn new(users: usize, items: usize, nnz: usize, seed: u64) -> Self {
-        Self { users, items, nnz, zipf_s: 1.0, lognormal_sigma: 1.0, seed }
+        Self {
+            users,
+            items,
+            nnz,
+            zipf_s: 1.0,
+            lognormal_sigma: 1.0,
+            seed,
+        }
     }
 
     pub fn generate(&self) -> Result<Interactions, AlsError> {
         if self.users == 0 || self.items < 2 {
-            return Err(AlsError::bad_parameter("shape", "needs at least one user and two items"));
+            return Err(AlsError::bad_parameter(
+                "shape",
+                "needs at least one user and two items",
+            ));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let cdf = zipf_cdf(self.items, self.zipf_s);
         let mut permutation: Vec<u32> = (0..self.items as u32).collect();
         permutation.shuffle(&mut rng);
-        let activity: Vec<f64> = (0..self.users).map(|_| (self.lognormal_sigma * normal(&mut rng)).exp()).collect();
+        let activity: Vec<f64> = (0..self.users)
+            .map(|_| (self.lognormal_sigma * normal(&mut rng)).exp())
+            .collect();
         let total_activity: f64 = activity.iter().sum();
 
         let draw = |target: f64, rng: &mut ChaCha8Rng| -> Vec<u64> {
             let mut keys = Vec::with_capacity(target as usize + self.users);
             for (u, a) in activity.iter().enumerate() {
-                let n = (a / total_activity * target).round().clamp(1.0, (self.items / 2) as f64) as usize;
+                let n = (a / total_activity * target)
+                    .round()
+                    .clamp(1.0, (self.items / 2) as f64) as usize;
                 for _ in 0..n {
                     let r: f64 = rng.random();
                     let rank = cdf.partition_point(|&c| c < r).min(self.items - 1);
@@ -57,7 +71,8 @@ impl PowerLaw {
         if (ratio - 1.0).abs() > 0.02 {
             keys = draw(self.nnz as f64 * ratio, &mut rng);
         }
-        let mut builder = InteractionsBuilder::new(self.users, self.items)?.with_capacity(keys.len());
+        let mut builder =
+            InteractionsBuilder::new(self.users, self.items)?.with_capacity(keys.len());
         let items = self.items as u64;
         for key in keys {
             builder.push(key / items, key % items, 1.0)?;

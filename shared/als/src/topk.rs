@@ -16,7 +16,10 @@ struct Entry {
 impl Entry {
     /// `Less` when `self` ranks better (it should leave the heap last).
     fn rank_cmp(&self, other: &Self) -> Ordering {
-        other.score.total_cmp(&self.score).then(self.item.cmp(&other.item))
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.item.cmp(&other.item))
     }
 }
 
@@ -41,7 +44,10 @@ pub(crate) struct TopK {
 
 impl TopK {
     pub(crate) fn new(n: usize) -> Self {
-        Self { n, heap: BinaryHeap::with_capacity(n.min(4096) + 1) }
+        Self {
+            n,
+            heap: BinaryHeap::with_capacity(n.min(4096) + 1),
+        }
     }
 
     #[inline]
@@ -62,14 +68,21 @@ impl TopK {
     /// The score an item must beat to enter, once full (a fast pre-filter).
     #[inline]
     pub(crate) fn threshold(&self) -> f32 {
-        if self.heap.len() < self.n { f32::NEG_INFINITY } else { self.heap.peek().map_or(f32::NEG_INFINITY, |e| e.score) }
+        if self.heap.len() < self.n {
+            f32::NEG_INFINITY
+        } else {
+            self.heap.peek().map_or(f32::NEG_INFINITY, |e| e.score)
+        }
     }
 
     pub(crate) fn into_sorted(self) -> Vec<Recommendation> {
         self.heap
             .into_sorted_vec()
             .into_iter()
-            .map(|e| Recommendation { item: e.item, score: e.score })
+            .map(|e| Recommendation {
+                item: e.item,
+                score: e.score,
+            })
             .collect()
     }
 }
@@ -123,7 +136,13 @@ mod tests {
     #[test]
     fn skipped_items_are_absent_even_when_n_is_larger() {
         let got = top_n_skipping(&[5.0, 4.0, 3.0], 10, &[0, 2]);
-        assert_eq!(got, vec![Recommendation { item: 1, score: 4.0 }]);
+        assert_eq!(
+            got,
+            vec![Recommendation {
+                item: 1,
+                score: 4.0
+            }]
+        );
         assert!(top_n_skipping(&[1.0], 0, &[]).is_empty());
         assert!(top_n_skipping(&[f32::NAN, 1.0], 5, &[1]).is_empty());
     }

@@ -11,7 +11,8 @@ use cratedigger_als::{Interactions, InteractionsBuilder, parse_csv_triplets};
 /// the full shape: 1,892 users x 17,632 items.
 pub fn lastfm_split() -> (Interactions, Interactions) {
     let read = |name: &str| {
-        let path = cratedigger_testkit::dataset(&format!("lastfm-hetrec2011-2k/split_seed42/{name}"));
+        let path =
+            cratedigger_testkit::dataset(&format!("lastfm-hetrec2011-2k/split_seed42/{name}"));
         let file = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         parse_csv_triplets(BufReader::new(file)).unwrap()
     };

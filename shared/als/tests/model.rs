@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 use cratedigger_als::synthetic::PowerLaw;
 use cratedigger_als::{
-    AlsError, AlsParams, Confidence, Interactions, InteractionsBuilder, Model, RecommendRequest, SparseRow, fit,
+    AlsError, AlsParams, Confidence, Interactions, InteractionsBuilder, Model, RecommendRequest,
+    SparseRow, fit,
 };
 use proptest::prelude::*;
 
@@ -16,7 +17,12 @@ fn small() -> &'static (Interactions, Model) {
     static MODEL: OnceLock<(Interactions, Model)> = OnceLock::new();
     MODEL.get_or_init(|| {
         let data = PowerLaw::new(400, 60, 4_000, 3).generate().unwrap();
-        let params = AlsParams { factors: 16, iterations: 8, confidence: Confidence::Linear { alpha: 5.0 }, ..AlsParams::default() };
+        let params = AlsParams {
+            factors: 16,
+            iterations: 8,
+            confidence: Confidence::Linear { alpha: 5.0 },
+            ..AlsParams::default()
+        };
         let model = fit(&data, &params).unwrap();
         (data, model)
     })
@@ -76,7 +82,10 @@ fn batch_recommend_agrees_with_single_calls() {
     let batch = model.recommend_batch(&rows, 10).unwrap();
     for (row, got) in rows.iter().zip(&batch) {
         let single = model.recommend(row, &RecommendRequest::top(10)).unwrap();
-        let (a, b): (Vec<u32>, Vec<u32>) = (single.iter().map(|r| r.item).collect(), got.iter().map(|r| r.item).collect());
+        let (a, b): (Vec<u32>, Vec<u32>) = (
+            single.iter().map(|r| r.item).collect(),
+            got.iter().map(|r| r.item).collect(),
+        );
         assert_eq!(a, b);
         for (x, y) in single.iter().zip(got) {
             assert!((x.score - y.score).abs() < 1e-4);
@@ -109,13 +118,27 @@ fn explanations_sum_to_the_score() {
     let top = model.recommend(&raw, &RecommendRequest::top(3)).unwrap();
     for rec in top {
         let full = model.explain(&raw, rec.item, usize::MAX).unwrap();
-        assert!((full.score - rec.score).abs() < 1e-3 * rec.score.abs().max(1.0), "{} vs {}", full.score, rec.score);
+        assert!(
+            (full.score - rec.score).abs() < 1e-3 * rec.score.abs().max(1.0),
+            "{} vs {}",
+            full.score,
+            rec.score
+        );
         let sum: f32 = full.contributions.iter().map(|c| c.1).sum();
         assert!((sum - full.score).abs() < 1e-3 * full.score.abs().max(1.0));
         assert!(full.contributions.iter().all(|(i, _)| raw.contains(*i)));
         let short = model.explain(&raw, rec.item, 2).unwrap();
-        assert_eq!(short.contributions, full.contributions[..2.min(full.contributions.len())]);
-        let direct: f32 = model.item_factors().row(rec.item as usize).iter().zip(&factors).map(|(a, b)| a * b).sum();
+        assert_eq!(
+            short.contributions,
+            full.contributions[..2.min(full.contributions.len())]
+        );
+        let direct: f32 = model
+            .item_factors()
+            .row(rec.item as usize)
+            .iter()
+            .zip(&factors)
+            .map(|(a, b)| a * b)
+            .sum();
         assert!((direct - rec.score).abs() < 1e-4 * direct.abs().max(1.0));
     }
 }
@@ -125,16 +148,41 @@ fn similar_items_are_sorted_cosines_without_the_item_itself() {
     let (_, model) = small();
     let similar = model.similar_items(4, 10, &[5]).unwrap();
     assert_eq!(similar.len(), 10);
-    assert!(similar.iter().all(|r| r.item != 4 && r.item != 5 && (-1.001..=1.001).contains(&r.score)));
+    assert!(
+        similar
+            .iter()
+            .all(|r| r.item != 4 && r.item != 5 && (-1.001..=1.001).contains(&r.score))
+    );
     assert!(similar.windows(2).all(|w| w[0].score >= w[1].score));
-    assert!(matches!(model.similar_items(10_000, 5, &[]), Err(AlsError::UnknownItem(10_000))));
+    assert!(matches!(
+        model.similar_items(10_000, 5, &[]),
+        Err(AlsError::UnknownItem(10_000))
+    ));
 }
 
 #[test]
 fn fitting_is_deterministic_whatever_the_thread_count() {
     let data = PowerLaw::new(500, 120, 6_000, 9).generate().unwrap();
-    let one = fit(&data, &AlsParams { threads: 1, factors: 24, iterations: 4, ..AlsParams::default() }).unwrap();
-    let two = fit(&data, &AlsParams { threads: 2, factors: 24, iterations: 4, ..AlsParams::default() }).unwrap();
+    let one = fit(
+        &data,
+        &AlsParams {
+            threads: 1,
+            factors: 24,
+            iterations: 4,
+            ..AlsParams::default()
+        },
+    )
+    .unwrap();
+    let two = fit(
+        &data,
+        &AlsParams {
+            threads: 2,
+            factors: 24,
+            iterations: 4,
+            ..AlsParams::default()
+        },
+    )
+    .unwrap();
     assert_eq!(one.item_factors(), two.item_factors());
     assert_eq!(one.user_factors(), two.user_factors());
 }
@@ -142,7 +190,12 @@ fn fitting_is_deterministic_whatever_the_thread_count() {
 #[test]
 fn training_loss_is_reported_per_iteration_and_falls() {
     let data = PowerLaw::new(300, 80, 3_000, 2).generate().unwrap();
-    let params = AlsParams { factors: 8, iterations: 5, calculate_training_loss: true, ..AlsParams::default() };
+    let params = AlsParams {
+        factors: 8,
+        iterations: 5,
+        calculate_training_loss: true,
+        ..AlsParams::default()
+    };
     let mut losses = Vec::new();
     cratedigger_als::fit_with_callback(&data, &params, |report| {
         assert_eq!(report.iterations, 5);
@@ -150,31 +203,76 @@ fn training_loss_is_reported_per_iteration_and_falls() {
     })
     .unwrap();
     assert_eq!(losses.len(), 5);
-    assert!(losses.last().unwrap() < losses.first().unwrap(), "{losses:?}");
+    assert!(
+        losses.last().unwrap() < losses.first().unwrap(),
+        "{losses:?}"
+    );
 }
 
 #[test]
 fn odd_input_has_defined_behaviour() {
     // An empty matrix cannot be fitted.
     let empty = InteractionsBuilder::new(3, 3).unwrap().build();
-    assert!(matches!(fit(&empty, &AlsParams::default()), Err(AlsError::Empty)));
+    assert!(matches!(
+        fit(&empty, &AlsParams::default()),
+        Err(AlsError::Empty)
+    ));
     // Bad parameters are named.
     let (data, model) = small();
-    let bad = AlsParams { factors: 0, ..AlsParams::default() };
-    assert!(matches!(fit(data, &bad), Err(AlsError::BadParameter { name: "factors", .. })));
+    let bad = AlsParams {
+        factors: 0,
+        ..AlsParams::default()
+    };
+    assert!(matches!(
+        fit(data, &bad),
+        Err(AlsError::BadParameter {
+            name: "factors",
+            ..
+        })
+    ));
     // A user with no items has zero factors and no recommendations.
     let none = SparseRow::default();
-    assert!(model.recalculate_user(&none).unwrap().iter().all(|v| *v == 0.0));
-    assert!(model.recommend(&none, &RecommendRequest::top(10)).unwrap().is_empty());
+    assert!(
+        model
+            .recalculate_user(&none)
+            .unwrap()
+            .iter()
+            .all(|v| *v == 0.0)
+    );
+    assert!(
+        model
+            .recommend(&none, &RecommendRequest::top(10))
+            .unwrap()
+            .is_empty()
+    );
     // Items outside the model are an error when given by index, skipped when given by id.
-    let outside = SparseRow { indices: vec![1, 999], values: vec![1.0, 1.0] };
-    assert!(matches!(model.recommend(&outside, &RecommendRequest::top(5)), Err(AlsError::UnknownItem(999))));
-    let (row, unknown) = model.user_row([(1, 2.0), (999_999, 1.0), (1, 3.0)]).unwrap();
-    assert_eq!((row.indices.as_slice(), row.values.as_slice(), unknown), (&[1][..], &[5.0][..], 1));
+    let outside = SparseRow {
+        indices: vec![1, 999],
+        values: vec![1.0, 1.0],
+    };
+    assert!(matches!(
+        model.recommend(&outside, &RecommendRequest::top(5)),
+        Err(AlsError::UnknownItem(999))
+    ));
+    let (row, unknown) = model
+        .user_row([(1, 2.0), (999_999, 1.0), (1, 3.0)])
+        .unwrap();
+    assert_eq!(
+        (row.indices.as_slice(), row.values.as_slice(), unknown),
+        (&[1][..], &[5.0][..], 1)
+    );
     // Users without items in training still get (zero-ish) factors and do not break fitting.
     let mut b = InteractionsBuilder::new(4, 3).unwrap();
     b.push(0, 0, 1.0).unwrap();
     b.push(0, 1, 2.0).unwrap();
-    let sparse = fit(&b.build(), &AlsParams { factors: 2, iterations: 3, ..AlsParams::default() }).unwrap();
+    let sparse = fit(
+        &b.build(),
+        &AlsParams {
+            factors: 2,
+            iterations: 3,
+            ..AlsParams::default()
+        },
+    )
+    .unwrap();
     assert!(sparse.user_factors().iter().all(|v| v.is_finite()));
 }

@@ -20,6 +20,10 @@ fn lastfm_precision_and_ndcg_at_10_match_implicit() {
     let metrics = ranking_metrics_at_k(&model, train.matrix(), test.matrix(), 10);
     eprintln!("{metrics:?}");
     assert_eq!(metrics.users, 1883);
-    assert!(metrics.precision >= 0.145, "precision@10 {}", metrics.precision);
+    assert!(
+        metrics.precision >= 0.145,
+        "precision@10 {}",
+        metrics.precision
+    );
     assert!(metrics.ndcg >= 0.158, "ndcg@10 {}", metrics.ndcg);
 }

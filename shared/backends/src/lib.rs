@@ -17,11 +17,16 @@ use cratedigger_blobs::BlobLocation;
 use cratedigger_bus::{EventBus, MemoryBus, PubSubBus, PubSubSettings};
 use cratedigger_catalog::{Catalog, PostgresCatalog, PostgresCatalogSettings, SqliteCatalog};
 use cratedigger_discogs::api::{Auth, ClientConfig};
-use cratedigger_discogs::{DiscogsClient, MemoryRateLimiter, RateLimitPolicy, RedisRateLimiter, Secret, SharedRateLimiter};
+use cratedigger_discogs::{
+    DiscogsClient, MemoryRateLimiter, RateLimitPolicy, RedisRateLimiter, Secret, SharedRateLimiter,
+};
 use cratedigger_kv::{KeyValue, MemoryKeyValue, RedisKeyValue};
 use cratedigger_results::{EmbeddedResultsStore, MongoResultsStore, MongoSettings, ResultsStore};
 
-pub use settings::{BackendSettings, BusSettings, CatalogSettings, DiscogsSettings, KvSettings, LimiterKind, ResultsSettings};
+pub use settings::{
+    BackendSettings, BusSettings, CatalogSettings, DiscogsSettings, KvSettings, LimiterKind,
+    ResultsSettings,
+};
 
 /// Every port, connected.
 #[derive(Clone)]
@@ -45,69 +50,116 @@ impl Backends {
                 let bus = MemoryBus::new();
                 (Arc::new(bus.clone()) as Arc<dyn EventBus>, Some(bus))
             }
-            BusSettings::Pubsub { project, emulator_host, prefix } => {
+            BusSettings::Pubsub {
+                project,
+                emulator_host,
+                prefix,
+            } => {
                 let mut pubsub = PubSubSettings::new(project).with_name_prefix(prefix.clone());
                 pubsub = match emulator_host {
                     Some(host) => pubsub.with_emulator_host(host.clone()),
                     None => pubsub.with_emulator_host_from_env(),
                 };
-                let bus = retrying("pub/sub", deadline, || PubSubBus::connect(pubsub.clone())).await?;
+                let bus =
+                    retrying("pub/sub", deadline, || PubSubBus::connect(pubsub.clone())).await?;
                 (Arc::new(bus) as Arc<dyn EventBus>, None)
             }
         };
         let kv: Arc<dyn KeyValue> = match &settings.kv {
             KvSettings::Memory => Arc::new(MemoryKeyValue::new()),
             KvSettings::Redis { url, prefix } => Arc::new(
-                retrying("redis", deadline, || RedisKeyValue::connect(url, prefix.clone(), Duration::from_secs(5))).await?,
+                retrying("redis", deadline, || {
+                    RedisKeyValue::connect(url, prefix.clone(), Duration::from_secs(5))
+                })
+                .await?,
             ),
         };
         let catalog = connect_catalog(&settings.catalog, deadline).await?;
         let results: Arc<dyn ResultsStore> = match &settings.results {
             ResultsSettings::Embedded { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
                 }
-                Arc::new(EmbeddedResultsStore::open(path).await.with_context(|| format!("opening the results store {}", path.display()))?)
+                Arc::new(
+                    EmbeddedResultsStore::open(path)
+                        .await
+                        .with_context(|| format!("opening the results store {}", path.display()))?,
+                )
             }
             ResultsSettings::Mongodb { uri, database } => {
                 let mongo = MongoSettings::new(uri.clone(), database.clone());
-                Arc::new(retrying("mongodb", deadline, || MongoResultsStore::connect(&mongo)).await?)
+                Arc::new(
+                    retrying("mongodb", deadline, || MongoResultsStore::connect(&mongo)).await?,
+                )
             }
         };
         let blobs = cratedigger_blobs::open(&settings.blobs.location)
             .with_context(|| format!("opening the blob store {}", settings.blobs.location))?;
         let discogs = discogs_client(&settings.discogs, &settings.kv, deadline).await?;
-        Ok(Self { bus, kv, catalog, results, blobs, discogs, memory_bus })
+        Ok(Self {
+            bus,
+            kv,
+            catalog,
+            results,
+            blobs,
+            discogs,
+            memory_bus,
+        })
     }
 
     /// Applies the catalog's migrations (idempotent).
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        self.catalog.migrate().await.context("migrating the catalog")
+        self.catalog
+            .migrate()
+            .await
+            .context("migrating the catalog")
     }
 }
 
 /// The catalog alone (for one-off commands that need nothing else), waiting for its server
 /// until `deadline`.
-pub async fn connect_catalog(settings: &CatalogSettings, deadline: Instant) -> anyhow::Result<Arc<dyn Catalog>> {
+pub async fn connect_catalog(
+    settings: &CatalogSettings,
+    deadline: Instant,
+) -> anyhow::Result<Arc<dyn Catalog>> {
     Ok(match settings {
         CatalogSettings::Sqlite { path } => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
             }
-            Arc::new(SqliteCatalog::open(path).await.with_context(|| format!("opening the catalog {}", path.display()))?)
+            Arc::new(
+                SqliteCatalog::open(path)
+                    .await
+                    .with_context(|| format!("opening the catalog {}", path.display()))?,
+            )
         }
-        CatalogSettings::Postgres { url, schema, max_connections } => {
+        CatalogSettings::Postgres {
+            url,
+            schema,
+            max_connections,
+        } => {
             let mut pg = PostgresCatalogSettings::new(url.clone());
             pg.schema = schema.clone();
             pg.max_connections = *max_connections;
-            Arc::new(retrying("postgresql", deadline, || PostgresCatalog::connect(pg.clone())).await?)
+            Arc::new(
+                retrying("postgresql", deadline, || {
+                    PostgresCatalog::connect(pg.clone())
+                })
+                .await?,
+            )
         }
     })
 }
 
 /// The Discogs client with its rate limiter: in memory, or shared through Redis by every
 /// replica using the same identity.
-pub async fn discogs_client(settings: &DiscogsSettings, kv: &KvSettings, deadline: Instant) -> anyhow::Result<DiscogsClient> {
+pub async fn discogs_client(
+    settings: &DiscogsSettings,
+    kv: &KvSettings,
+    deadline: Instant,
+) -> anyhow::Result<DiscogsClient> {
     let auth = match &settings.token {
         Some(token) if !token.is_empty() => Auth::Token(Secret::new(token.clone())),
         _ => Auth::None,
@@ -117,7 +169,9 @@ pub async fn discogs_client(settings: &DiscogsSettings, kv: &KvSettings, deadlin
         None if matches!(auth, Auth::None) => RateLimitPolicy::unauthenticated(),
         None => RateLimitPolicy::authenticated(),
     };
-    let mut config = ClientConfig::discogs(auth).with_api_base(&settings.api_url)?.with_web_base(&settings.web_url)?;
+    let mut config = ClientConfig::discogs(auth)
+        .with_api_base(&settings.api_url)?
+        .with_web_base(&settings.web_url)?;
     if let Some(agent) = &settings.user_agent {
         config.user_agent = agent.clone();
     }
@@ -125,10 +179,17 @@ pub async fn discogs_client(settings: &DiscogsSettings, kv: &KvSettings, deadlin
         (LimiterKind::Memory, _) => Arc::new(MemoryRateLimiter::new(policy)),
         (LimiterKind::Redis, KvSettings::Redis { url, prefix }) => {
             let key = format!("{prefix}discogs:ratelimit:{}", settings.identity());
-            Arc::new(retrying("redis (rate limiter)", deadline, || RedisRateLimiter::connect(url, key.clone(), policy)).await?)
+            Arc::new(
+                retrying("redis (rate limiter)", deadline, || {
+                    RedisRateLimiter::connect(url, key.clone(), policy)
+                })
+                .await?,
+            )
         }
         (LimiterKind::Redis, KvSettings::Memory) => {
-            anyhow::bail!("discogs.limiter = \"redis\" needs kv.kind = \"redis\" (the limiter shares its server)")
+            anyhow::bail!(
+                "discogs.limiter = \"redis\" needs kv.kind = \"redis\" (the limiter shares its server)"
+            )
         }
     };
     Ok(DiscogsClient::new(config, limiter)?)

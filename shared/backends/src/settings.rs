@@ -73,7 +73,9 @@ fn default_connections() -> u32 {
 
 impl Default for CatalogSettings {
     fn default() -> Self {
-        Self::Sqlite { path: PathBuf::from("var/catalog.db") }
+        Self::Sqlite {
+            path: PathBuf::from("var/catalog.db"),
+        }
     }
 }
 
@@ -86,7 +88,9 @@ pub enum ResultsSettings {
 
 impl Default for ResultsSettings {
     fn default() -> Self {
-        Self::Embedded { path: PathBuf::from("var/results.db") }
+        Self::Embedded {
+            path: PathBuf::from("var/results.db"),
+        }
     }
 }
 
@@ -99,7 +103,9 @@ pub struct BlobSettings {
 
 impl Default for BlobSettings {
     fn default() -> Self {
-        Self { location: "var/blobs".into() }
+        Self {
+            location: "var/blobs".into(),
+        }
     }
 }
 
@@ -155,7 +161,11 @@ impl DiscogsSettings {
     /// Names the Discogs identity whose budget is shared, without revealing the token.
     pub fn identity(&self) -> String {
         match self.token.as_deref().filter(|t| !t.is_empty()) {
-            Some(token) => Sha256::digest(token.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect(),
+            Some(token) => Sha256::digest(token.as_bytes())
+                .iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect(),
             None => "anonymous".into(),
         }
     }
@@ -167,7 +177,10 @@ mod tests {
 
     #[test]
     fn the_token_never_appears_in_debug_or_identity() {
-        let s = DiscogsSettings { token: Some("supersecret-token".into()), ..DiscogsSettings::default() };
+        let s = DiscogsSettings {
+            token: Some("supersecret-token".into()),
+            ..DiscogsSettings::default()
+        };
         assert!(!format!("{s:?}").contains("supersecret"));
         assert!(!s.identity().contains("supersecret"));
         assert_eq!(s.identity().len(), 16);

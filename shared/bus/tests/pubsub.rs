@@ -87,4 +87,3 @@ async fn an_unreachable_server_is_unavailable_not_a_bad_name() {
         started.elapsed()
     );
 }
-

@@ -8,8 +8,8 @@ use common::eur;
 use cratedigger_carts::reference::{ReferenceAnswer, ReferenceInstance};
 use cratedigger_carts::{
     Binding, Candidate, CartCriteria, CartError, ConvertedPrice, EmptyReason, InputError, Instance,
-    Listing, Market, Objective, Optimality, Options, Origin, Rejection, Seller, SellerRating, ShippingPolicy,
-    UnknownShipping, optimise, top_k_for_seller,
+    Listing, Market, Objective, Optimality, Options, Origin, Rejection, Seller, SellerRating,
+    ShippingPolicy, UnknownShipping, optimise, top_k_for_seller,
 };
 use cratedigger_domain::{
     Country, Currency, ListingId, MasterId, MediaCondition, Money, ReleaseId, SellerName,
@@ -345,30 +345,51 @@ fn a_search_stopped_at_its_limit_says_what_it_proved() {
     };
     for s in 0..sellers {
         let name = format!("seller{s:02}");
-        instance.sellers.push(seller(&name, 300 + (s as i64 * 37) % 400, 100 + (s as i64 * 13) % 150));
+        instance.sellers.push(seller(
+            &name,
+            300 + (s as i64 * 37) % 400,
+            100 + (s as i64 * 13) % 150,
+        ));
         for r in 1..=releases {
             if (r * 7 + s * 3) % 5 < 2 {
                 let price = 700 + ((r * 131 + s * 71) % 900) as i64;
-                instance.listings.push(listing(s * 100 + r, r, &name, price));
+                instance
+                    .listings
+                    .push(listing(s * 100 + r, r, &name, price));
             }
         }
     }
     let criteria = CartCriteria::with_budget(eur(9_000));
     let any = |plan: &cratedigger_carts::CartPlan| {
-        let scenario = plan.scenarios.iter().find(|s| s.max_sellers.is_none()).unwrap().clone();
+        let scenario = plan
+            .scenarios
+            .iter()
+            .find(|s| s.max_sellers.is_none())
+            .unwrap()
+            .clone();
         (scenario.cart.unwrap(), scenario.optimality)
     };
-    let room = Options { seller_sets_limit: 1_000_000, ..Options::default() };
+    let room = Options {
+        seller_sets_limit: 1_000_000,
+        ..Options::default()
+    };
     let full = optimise(&instance, &criteria, &room).unwrap();
     let (best, proof) = any(&full);
     assert_eq!(proof, Optimality::Proven);
 
-    let options = Options { seller_sets_limit: 3, ..Options::default() };
+    let options = Options {
+        seller_sets_limit: 3,
+        ..Options::default()
+    };
     let (found, proof) = any(&optimise(&instance, &criteria, &options).unwrap());
     assert!(found.score <= best.score && found.total.minor <= criteria.budget.minor);
     match proof {
         Optimality::Proven => panic!("three sets cannot prove a cart among forty sellers best"),
         Optimality::ScoreProven => assert_eq!(found.score, best.score),
-        Optimality::BestFound { score_bound } => assert!(score_bound >= best.score - 1e-9, "{score_bound} < {}", best.score),
+        Optimality::BestFound { score_bound } => assert!(
+            score_bound >= best.score - 1e-9,
+            "{score_bound} < {}",
+            best.score
+        ),
     }
 }

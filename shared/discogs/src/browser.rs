@@ -54,7 +54,13 @@ pub struct BrowserSettings {
 
 impl Default for BrowserSettings {
     fn default() -> Self {
-        Self { url: None, executable: None, tabs: 2, page_timeout_ms: 30_000, launch_timeout_ms: 20_000 }
+        Self {
+            url: None,
+            executable: None,
+            tabs: 2,
+            page_timeout_ms: 30_000,
+            launch_timeout_ms: 20_000,
+        }
     }
 }
 
@@ -65,10 +71,16 @@ pub fn local_chromium(settings: &BrowserSettings) -> Option<PathBuf> {
         return executable.is_file().then(|| executable.clone());
     }
     let path = std::env::var_os("PATH")?;
-    ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"]
-        .iter()
-        .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-        .find(|candidate| candidate.is_file())
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+        "chrome",
+    ]
+    .iter()
+    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+    .find(|candidate| candidate.is_file())
 }
 
 /// Flags for a headless Chromium on a server: no sandbox (containers run it as a plain
@@ -122,7 +134,9 @@ impl Session {
             return false;
         }
         match self.browser.try_lock() {
-            Ok(mut browser) => browser.get_mut_child().is_none_or(|child| matches!(child.try_wait(), Ok(None))),
+            Ok(mut browser) => browser
+                .get_mut_child()
+                .is_none_or(|child| matches!(child.try_wait(), Ok(None))),
             // In use: it answered a moment ago.
             Err(_) => true,
         }
@@ -133,7 +147,11 @@ impl Session {
     }
 
     async fn tab(&self) -> Result<Page, chromiumoxide::error::CdpError> {
-        let idle = self.idle_tabs.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let idle = self
+            .idle_tabs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
         match idle {
             Some(tab) => Ok(tab),
             None => self.browser.lock().await.new_page("about:blank").await,
@@ -141,7 +159,10 @@ impl Session {
     }
 
     fn put_back(&self, tab: Page) {
-        self.idle_tabs.lock().unwrap_or_else(|p| p.into_inner()).push(tab);
+        self.idle_tabs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tab);
     }
 
     /// Stops a launched browser (a remote one is only disconnected from). Bounded: a
@@ -192,7 +213,10 @@ const UNAVAILABLE_PAUSE: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for BrowserListingSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BrowserListingSource").field("settings", &self.settings).field("web_base", &self.web_base.as_str()).finish()
+        f.debug_struct("BrowserListingSource")
+            .field("settings", &self.settings)
+            .field("web_base", &self.web_base.as_str())
+            .finish()
     }
 }
 
@@ -226,7 +250,9 @@ impl BrowserListingSource {
     pub async fn process_id(&self) -> Option<u32> {
         let session = self.session.lock().await.clone()?;
         let mut browser = session.browser.lock().await;
-        browser.get_mut_child().and_then(|child| child.as_mut_inner().id())
+        browser
+            .get_mut_child()
+            .and_then(|child| child.as_mut_inner().id())
     }
 
     /// Closes the browser (a launched one is stopped).
@@ -242,14 +268,24 @@ impl BrowserListingSource {
         if let Some(session) = current.as_ref().filter(|s| s.is_alive()) {
             return Ok(session.clone());
         }
-        let unavailable = |detail: String| DiscogsError::BrowserUnavailable { endpoint: endpoint.to_owned(), detail };
-        if let Some((until, detail)) = self.unavailable.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+        let unavailable = |detail: String| DiscogsError::BrowserUnavailable {
+            endpoint: endpoint.to_owned(),
+            detail,
+        };
+        if let Some((until, detail)) = self
+            .unavailable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
             && Instant::now() < *until
         {
             return Err(unavailable(detail.clone()));
         }
         if let Some(dead) = current.take() {
-            tracing::warn!(generation = dead.generation, "the browser is gone: starting another");
+            tracing::warn!(
+                generation = dead.generation,
+                "the browser is gone: starting another"
+            );
             // Closing may take seconds; nobody waits for it.
             tokio::spawn(async move { dead.close().await });
         }
@@ -257,17 +293,25 @@ impl BrowserListingSource {
         let launch_timeout = Duration::from_millis(self.settings.launch_timeout_ms.max(1));
         let started = tokio::time::timeout(launch_timeout, self.start_session(generation))
             .await
-            .unwrap_or_else(|_| Err(format!("the browser did not start or answer within {launch_timeout:?}")));
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "the browser did not start or answer within {launch_timeout:?}"
+                ))
+            });
         let session = match started {
             Ok(session) => Arc::new(session),
             Err(detail) if self.remote_url().is_some() => {
                 // A browser service that is restarting comes back: worth retrying soon.
                 tracing::warn!(%detail, "the browser service did not answer");
-                return Err(DiscogsError::Browser { endpoint: endpoint.to_owned(), detail });
+                return Err(DiscogsError::Browser {
+                    endpoint: endpoint.to_owned(),
+                    detail,
+                });
             }
             Err(detail) => {
                 tracing::warn!(%detail, "no browser: pages go to the next source for a while");
-                *self.unavailable.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now() + UNAVAILABLE_PAUSE, detail.clone()));
+                *self.unavailable.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((Instant::now() + UNAVAILABLE_PAUSE, detail.clone()));
                 return Err(unavailable(detail));
             }
         };
@@ -280,7 +324,11 @@ impl BrowserListingSource {
 
     /// The browser service's address, when one is set (an empty setting launches locally).
     fn remote_url(&self) -> Option<&str> {
-        self.settings.url.as_deref().map(str::trim).filter(|url| !url.is_empty())
+        self.settings
+            .url
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
     }
 
     async fn start_session(&self, generation: u64) -> Result<Session, String> {
@@ -306,7 +354,9 @@ impl BrowserListingSource {
                     .no_sandbox()
                     .hide()
                     .user_data_dir(profile.path())
-                    .launch_timeout(Duration::from_millis(self.settings.launch_timeout_ms.max(1)))
+                    .launch_timeout(Duration::from_millis(
+                        self.settings.launch_timeout_ms.max(1),
+                    ))
                     .request_timeout(Duration::from_millis(self.settings.page_timeout_ms.max(1)))
                     .args(LAUNCH_FLAGS);
                 match (&self.settings.executable, local_chromium(&self.settings)) {
@@ -314,8 +364,12 @@ impl BrowserListingSource {
                     (Some(named), None) => return Err(format!("market.browser.executable {} is not a file", named.display())),
                     (None, None) => return Err("no chromium on the PATH (install chromium, or set market.browser.executable or .url)".into()),
                 }
-                let config = config.build().map_err(|e| format!("browser settings: {e}"))?;
-                let (browser, handler) = Browser::launch(config).await.map_err(|e| format!("launching chromium: {e}"))?;
+                let config = config
+                    .build()
+                    .map_err(|e| format!("browser settings: {e}"))?;
+                let (browser, handler) = Browser::launch(config)
+                    .await
+                    .map_err(|e| format!("launching chromium: {e}"))?;
                 (browser, handler, Some(profile))
             }
         };
@@ -353,7 +407,9 @@ impl BrowserListingSource {
         let endpoint = url.path().to_owned();
         match tab.goto(url.as_str()).await {
             Ok(_) => {}
-            Err(chromiumoxide::error::CdpError::ChromeMessage(text)) if text.starts_with("net::") => {
+            Err(chromiumoxide::error::CdpError::ChromeMessage(text))
+                if text.starts_with("net::") =>
+            {
                 return Err(TabFailure::Network(text));
             }
             Err(e) => return Err(TabFailure::Browser(format!("loading the page: {e}"))),
@@ -362,17 +418,30 @@ impl BrowserListingSource {
             // While the challenge's script reloads the page, the document being read
             // may go away under the script: that is a look to try again, not a failure,
             // unless the browser itself is gone.
-            let snapshot = match tab.evaluate(SNAPSHOT).await.and_then(|v| v.into_value::<Snapshot>().map_err(Into::into)) {
+            let snapshot = match tab
+                .evaluate(SNAPSHOT)
+                .await
+                .and_then(|v| v.into_value::<Snapshot>().map_err(Into::into))
+            {
                 Ok(snapshot) => Some(snapshot),
-                Err(e) if !session.is_alive() => return Err(TabFailure::Browser(format!("reading the page: {e}"))),
+                Err(e) if !session.is_alive() => {
+                    return Err(TabFailure::Browser(format!("reading the page: {e}")));
+                }
                 Err(_) => None,
             };
             if let Some(snapshot) = snapshot.filter(|s| s.ready == "complete") {
                 let status = StatusCode::from_u16(snapshot.status).unwrap_or(StatusCode::OK);
                 let context = context.clone();
-                let page = tokio::task::spawn_blocking(move || read_market_page(status, &HeaderMap::new(), &snapshot.html, &context))
-                    .await
-                    .map_err(|e| TabFailure::Page(DiscogsError::UnrecognisedPage { endpoint: endpoint.clone(), reason: format!("page reader failed: {e}") }))?;
+                let page = tokio::task::spawn_blocking(move || {
+                    read_market_page(status, &HeaderMap::new(), &snapshot.html, &context)
+                })
+                .await
+                .map_err(|e| {
+                    TabFailure::Page(DiscogsError::UnrecognisedPage {
+                        endpoint: endpoint.clone(),
+                        reason: format!("page reader failed: {e}"),
+                    })
+                })?;
                 match self.judge(&endpoint, page).await {
                     Some(result) => return result.map_err(TabFailure::Page),
                     None => *seen = Some("a challenge the browser did not get past"),
@@ -387,59 +456,111 @@ impl BrowserListingSource {
     }
 
     /// What a page read in the browser means; None while it is a challenge.
-    async fn judge(&self, endpoint: &str, page: MarketPage) -> Option<Result<ListingsPage, DiscogsError>> {
+    async fn judge(
+        &self,
+        endpoint: &str,
+        page: MarketPage,
+    ) -> Option<Result<ListingsPage, DiscogsError>> {
         let endpoint = endpoint.to_owned();
         Some(Err(match page {
             MarketPage::Listings(listings) => return Some(Ok(listings)),
             // A block page stays one however long the browser waits; an interstitial may
             // clear.
-            MarketPage::Challenge { evidence: evidence @ ("cloudflare block page" | "http 403 without a listings table") } => {
-                DiscogsError::Challenge { endpoint, evidence }
-            }
+            MarketPage::Challenge {
+                evidence: evidence @ ("cloudflare block page" | "http 403 without a listings table"),
+            } => DiscogsError::Challenge { endpoint, evidence },
             MarketPage::Challenge { .. } => return None,
             MarketPage::LoginWall => DiscogsError::LoginWall { endpoint },
-            MarketPage::NotFound => DiscogsError::NotFound { endpoint, status: 404, message: None },
+            MarketPage::NotFound => DiscogsError::NotFound {
+                endpoint,
+                status: 404,
+                message: None,
+            },
             MarketPage::RateLimited { retry_after } => {
-                if let Err(e) = self.limiter.feedback(Feedback::Throttled { retry_after }).await {
+                if let Err(e) = self
+                    .limiter
+                    .feedback(Feedback::Throttled { retry_after })
+                    .await
+                {
                     tracing::warn!(error = %e, "could not report a 429 to the rate limiter");
                 }
-                DiscogsError::RateLimited { endpoint, attempts: 1 }
+                DiscogsError::RateLimited {
+                    endpoint,
+                    attempts: 1,
+                }
             }
-            MarketPage::ServerError { status } => DiscogsError::Server { endpoint, status, attempts: 1 },
-            MarketPage::Unrecognised { reason } => DiscogsError::UnrecognisedPage { endpoint, reason },
+            MarketPage::ServerError { status } => DiscogsError::Server {
+                endpoint,
+                status,
+                attempts: 1,
+            },
+            MarketPage::Unrecognised { reason } => {
+                DiscogsError::UnrecognisedPage { endpoint, reason }
+            }
         }))
     }
 }
 
 #[async_trait]
 impl ListingSource for BrowserListingSource {
-    async fn release_listings(&self, release: ReleaseId, page: u32, limit: u32) -> Result<ListingsPage, DiscogsError> {
+    async fn release_listings(
+        &self,
+        release: ReleaseId,
+        page: u32,
+        limit: u32,
+    ) -> Result<ListingsPage, DiscogsError> {
         let url = sell_release_url(&self.web_base, release, page, limit);
         let endpoint = url.path().to_owned();
-        let _tab_permit = self.tabs.acquire().await.map_err(|_| DiscogsError::Browser {
-            endpoint: endpoint.clone(),
-            detail: "the browser source was shut down".into(),
-        })?;
+        let _tab_permit = self
+            .tabs
+            .acquire()
+            .await
+            .map_err(|_| DiscogsError::Browser {
+                endpoint: endpoint.clone(),
+                detail: "the browser source was shut down".into(),
+            })?;
         // A browser first: no budget is spent on a page no browser can load.
         let session = self.session(&endpoint).await?;
-        self.limiter.acquire().await.map_err(|source| DiscogsError::RateLimiter { endpoint: endpoint.clone(), source })?;
+        self.limiter
+            .acquire()
+            .await
+            .map_err(|source| DiscogsError::RateLimiter {
+                endpoint: endpoint.clone(),
+                source,
+            })?;
         let started = Instant::now();
         let timeout = Duration::from_millis(self.settings.page_timeout_ms.max(1));
         let tab = match tokio::time::timeout(timeout, session.tab()).await {
             Ok(Ok(tab)) => tab,
             Ok(Err(e)) => {
                 session.mark_broken();
-                return Err(DiscogsError::Browser { endpoint, detail: format!("opening a tab: {e}") });
+                return Err(DiscogsError::Browser {
+                    endpoint,
+                    detail: format!("opening a tab: {e}"),
+                });
             }
             Err(_) => {
                 session.mark_broken();
-                return Err(DiscogsError::Browser { endpoint, detail: "the browser did not open a tab in time".into() });
+                return Err(DiscogsError::Browser {
+                    endpoint,
+                    detail: "the browser did not open a tab in time".into(),
+                });
             }
         };
 
         let mut seen = None;
         let left = timeout.saturating_sub(started.elapsed());
-        let outcome = tokio::time::timeout(left, self.read(&session, &tab, &url, &PageContext::release(release), &mut seen)).await;
+        let outcome = tokio::time::timeout(
+            left,
+            self.read(
+                &session,
+                &tab,
+                &url,
+                &PageContext::release(release),
+                &mut seen,
+            ),
+        )
+        .await;
         match outcome {
             Ok(Ok(listings)) => {
                 session.put_back(tab);
@@ -452,7 +573,11 @@ impl ListingSource for BrowserListingSource {
             }
             Ok(Err(TabFailure::Network(detail))) => {
                 session.put_back(tab);
-                Err(DiscogsError::Network { endpoint, attempts: 1, detail })
+                Err(DiscogsError::Network {
+                    endpoint,
+                    attempts: 1,
+                    detail,
+                })
             }
             Ok(Err(TabFailure::Browser(detail))) => {
                 session.mark_broken();
@@ -462,11 +587,17 @@ impl ListingSource for BrowserListingSource {
             Err(_) => {
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, tab.close()).await;
                 if !session.is_alive() {
-                    return Err(DiscogsError::Browser { endpoint, detail: "the browser went away while loading the page".into() });
+                    return Err(DiscogsError::Browser {
+                        endpoint,
+                        detail: "the browser went away while loading the page".into(),
+                    });
                 }
                 match seen {
                     Some(evidence) => Err(DiscogsError::Challenge { endpoint, evidence }),
-                    None => Err(DiscogsError::Timeout { endpoint, attempts: 1 }),
+                    None => Err(DiscogsError::Timeout {
+                        endpoint,
+                        attempts: 1,
+                    }),
                 }
             }
         }
@@ -482,7 +613,10 @@ async fn devtools_address(url: &str) -> Result<String, String> {
         return Ok(url.to_owned());
     }
     let given = Url::parse(url).map_err(|e| format!("browser url {url}: {e}"))?;
-    let (host, port) = (given.host_str().unwrap_or("localhost").to_owned(), given.port_or_known_default().unwrap_or(9222));
+    let (host, port) = (
+        given.host_str().unwrap_or("localhost").to_owned(),
+        given.port_or_known_default().unwrap_or(9222),
+    );
     let mut addresses: Vec<std::net::IpAddr> = tokio::net::lookup_host((host.as_str(), port))
         .await
         .map_err(|e| format!("resolving the browser host {host}: {e}"))?
@@ -505,7 +639,8 @@ async fn devtools_address(url: &str) -> Result<String, String> {
 /// Asks the browser at `ip` for its WebSocket address.
 async fn websocket_at(given: &Url, ip: std::net::IpAddr, port: u16) -> Result<String, String> {
     let mut at = given.clone();
-    at.set_ip_host(ip).map_err(|()| format!("browser url {given}: cannot address {ip}"))?;
+    at.set_ip_host(ip)
+        .map_err(|()| format!("browser url {given}: cannot address {ip}"))?;
     let url = at.as_str();
     #[derive(Deserialize)]
     struct Version {
@@ -520,12 +655,20 @@ async fn websocket_at(given: &Url, ip: std::net::IpAddr, port: u16) -> Result<St
         .await
         .and_then(reqwest::Response::error_for_status)
         .map_err(|e| format!("asking {version_url} for the browser's address: {e}"))?;
-    let version: Version = answer.json().await.map_err(|e| format!("reading {version_url}: {e}"))?;
+    let version: Version = answer
+        .json()
+        .await
+        .map_err(|e| format!("reading {version_url}: {e}"))?;
     // A browser in a container reports its own loopback address (or none, port 80); reach
     // it where we reached it instead.
-    let mut address = Url::parse(&version.web_socket_debugger_url).map_err(|e| format!("browser address from {version_url}: {e}"))?;
-    address.set_ip_host(ip).map_err(|()| format!("browser address from {version_url}: cannot address {ip}"))?;
-    address.set_port(Some(port)).map_err(|()| format!("browser address from {version_url}: cannot set port {port}"))?;
+    let mut address = Url::parse(&version.web_socket_debugger_url)
+        .map_err(|e| format!("browser address from {version_url}: {e}"))?;
+    address
+        .set_ip_host(ip)
+        .map_err(|()| format!("browser address from {version_url}: cannot address {ip}"))?;
+    address
+        .set_port(Some(port))
+        .map_err(|()| format!("browser address from {version_url}: cannot set port {port}"))?;
     Ok(address.to_string())
 }
 
@@ -536,9 +679,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_browser_that_cannot_start_is_unavailable_at_once_until_the_pause_ends() {
-        let settings = BrowserSettings { executable: Some("/nonexistent/chromium".into()), ..BrowserSettings::default() };
+        let settings = BrowserSettings {
+            executable: Some("/nonexistent/chromium".into()),
+            ..BrowserSettings::default()
+        };
         let limiter = Arc::new(MemoryRateLimiter::new(RateLimitPolicy::per_minute(6_000)));
-        let source = BrowserListingSource::new(settings, Url::parse("http://127.0.0.1:9").unwrap_or_else(|_| unreachable!()), limiter);
+        let source = BrowserListingSource::new(
+            settings,
+            Url::parse("http://127.0.0.1:9").unwrap_or_else(|_| unreachable!()),
+            limiter,
+        );
         for _ in 0..2 {
             match source.release_listings(ReleaseId(1), 1, 25).await {
                 Err(error @ DiscogsError::BrowserUnavailable { .. }) => {

@@ -26,8 +26,8 @@ pub mod market;
 pub mod ratelimit;
 mod secret;
 
-pub use browser::{BrowserListingSource, BrowserSettings};
 pub use api::{Auth, ClientConfig, DiscogsClient, DiscogsError, ListingSource, PageRequest};
+pub use browser::{BrowserListingSource, BrowserSettings};
 pub use ratelimit::{
     MemoryRateLimiter, RateLimitPolicy, RateLimiter, RedisRateLimiter, SharedRateLimiter,
 };

@@ -90,7 +90,12 @@ fn grade_from_text(text: &str) -> Option<MediaCondition> {
             .filter(|c| c.is_ascii_alphabetic() || *c == ' ')
             .collect::<String>()
             .to_ascii_lowercase();
-        match words.split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
+        match words
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .as_str()
+        {
             "mint" => Some(MediaCondition::Mint),
             "near mint" => Some(MediaCondition::NearMint),
             "very good plus" => Some(MediaCondition::VeryGoodPlus),
@@ -185,7 +190,12 @@ impl FromStr for SleeveCondition {
     type Err = UnknownCondition;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let words = s.trim().to_ascii_lowercase();
-        match words.split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
+        match words
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .as_str()
+        {
             "generic" => Ok(Self::Generic),
             "not graded" => Ok(Self::NotGraded),
             "no cover" => Ok(Self::NoCover),
@@ -220,13 +230,32 @@ mod tests {
     #[test]
     fn parses_every_form_of_every_grade() {
         for grade in MediaCondition::ALL {
-            assert_eq!(grade.discogs_name().parse::<MediaCondition>().unwrap(), grade);
+            assert_eq!(
+                grade.discogs_name().parse::<MediaCondition>().unwrap(),
+                grade
+            );
             assert_eq!(grade.code().parse::<MediaCondition>().unwrap(), grade);
-            assert_eq!(grade.code().to_lowercase().parse::<MediaCondition>().unwrap(), grade);
+            assert_eq!(
+                grade
+                    .code()
+                    .to_lowercase()
+                    .parse::<MediaCondition>()
+                    .unwrap(),
+                grade
+            );
         }
-        assert_eq!("M-".parse::<MediaCondition>().unwrap(), MediaCondition::NearMint);
-        assert_eq!("Near Mint (NM)".parse::<MediaCondition>().unwrap(), MediaCondition::NearMint);
-        assert_eq!(" very good plus ".parse::<MediaCondition>().unwrap(), MediaCondition::VeryGoodPlus);
+        assert_eq!(
+            "M-".parse::<MediaCondition>().unwrap(),
+            MediaCondition::NearMint
+        );
+        assert_eq!(
+            "Near Mint (NM)".parse::<MediaCondition>().unwrap(),
+            MediaCondition::NearMint
+        );
+        assert_eq!(
+            " very good plus ".parse::<MediaCondition>().unwrap(),
+            MediaCondition::VeryGoodPlus
+        );
         assert!("Excellent".parse::<MediaCondition>().is_err());
         assert!("".parse::<MediaCondition>().is_err());
     }
@@ -246,8 +275,14 @@ mod tests {
         assert!(SleeveCondition::Graded(MediaCondition::NearMint).meets(vg));
         assert!(!SleeveCondition::Graded(MediaCondition::Good).meets(vg));
         assert!(!SleeveCondition::Generic.meets(MediaCondition::Poor));
-        assert_eq!("No Cover".parse::<SleeveCondition>().unwrap(), SleeveCondition::NoCover);
-        assert_eq!("not  graded".parse::<SleeveCondition>().unwrap(), SleeveCondition::NotGraded);
+        assert_eq!(
+            "No Cover".parse::<SleeveCondition>().unwrap(),
+            SleeveCondition::NoCover
+        );
+        assert_eq!(
+            "not  graded".parse::<SleeveCondition>().unwrap(),
+            SleeveCondition::NotGraded
+        );
         assert_eq!(
             "Very Good Plus (VG+)".parse::<SleeveCondition>().unwrap(),
             SleeveCondition::Graded(MediaCondition::VeryGoodPlus)

@@ -73,7 +73,10 @@ mod tests {
 
     #[test]
     fn compares_names_case_and_space_insensitively() {
-        assert_eq!(Country::new(" united  States "), Country::new("United States"));
+        assert_eq!(
+            Country::new(" united  States "),
+            Country::new("United States")
+        );
         assert_ne!(Country::new("Germany"), Country::new("France"));
         let set: HashSet<_> = [Country::new("GERMANY")].into_iter().collect();
         assert!(set.contains(&Country::new("germany")));

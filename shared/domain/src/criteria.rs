@@ -69,7 +69,10 @@ pub struct CriteriaError {
 
 impl CriteriaError {
     fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self { field, reason: reason.into() }
+        Self {
+            field,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -103,22 +106,34 @@ impl CartCriteria {
                 ));
             }
             if !max.is_positive() {
-                return Err(CriteriaError::new("max_item_price", "must be greater than zero"));
+                return Err(CriteriaError::new(
+                    "max_item_price",
+                    "must be greater than zero",
+                ));
             }
         }
         if let Some(rating) = self.min_seller_rating
             && !(0.0..=100.0).contains(&rating)
         {
-            return Err(CriteriaError::new("min_seller_rating", "must be a percentage from 0 to 100"));
+            return Err(CriteriaError::new(
+                "min_seller_rating",
+                "must be a percentage from 0 to 100",
+            ));
         }
         if self.min_items == 0 {
             return Err(CriteriaError::new("min_items", "must be at least 1"));
         }
         if self.min_items > MAX_MIN_ITEMS {
-            return Err(CriteriaError::new("min_items", format!("must be at most {MAX_MIN_ITEMS}")));
+            return Err(CriteriaError::new(
+                "min_items",
+                format!("must be at most {MAX_MIN_ITEMS}"),
+            ));
         }
         if self.max_sellers == Some(0) {
-            return Err(CriteriaError::new("max_sellers", "must be at least 1 when given"));
+            return Err(CriteriaError::new(
+                "max_sellers",
+                "must be at least 1 when given",
+            ));
         }
         if !(1..=MAX_CARTS_PER_SELLER).contains(&self.carts_per_seller) {
             return Err(CriteriaError::new(
@@ -126,9 +141,10 @@ impl CartCriteria {
                 format!("must be from 1 to {MAX_CARTS_PER_SELLER}"),
             ));
         }
-        for (field, list) in
-            [("ships_from", &self.ships_from), ("ships_from_exclude", &self.ships_from_exclude)]
-        {
+        for (field, list) in [
+            ("ships_from", &self.ships_from),
+            ("ships_from_exclude", &self.ships_from_exclude),
+        ] {
             if list.iter().any(|c| c.as_str().is_empty()) {
                 return Err(CriteriaError::new(field, "contains an empty country name"));
             }
@@ -174,7 +190,8 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        let c: CartCriteria = serde_json::from_str(r#"{"budget":{"minor":5000,"currency":"EUR"}}"#).unwrap();
+        let c: CartCriteria =
+            serde_json::from_str(r#"{"budget":{"minor":5000,"currency":"EUR"}}"#).unwrap();
         assert_eq!(c, CartCriteria::with_budget(eur(5000)));
         c.validate().unwrap();
     }
@@ -182,19 +199,76 @@ mod tests {
     #[test]
     fn every_bad_field_is_named() {
         let ok = CartCriteria::with_budget(eur(5000));
-        assert_eq!(field_of(&CartCriteria { budget: eur(0), ..ok.clone() }), "budget");
-        assert_eq!(field_of(&CartCriteria { budget: eur(-1), ..ok.clone() }), "budget");
         assert_eq!(
-            field_of(&CartCriteria { max_item_price: Some(Money::new(5, Currency::USD)), ..ok.clone() }),
+            field_of(&CartCriteria {
+                budget: eur(0),
+                ..ok.clone()
+            }),
+            "budget"
+        );
+        assert_eq!(
+            field_of(&CartCriteria {
+                budget: eur(-1),
+                ..ok.clone()
+            }),
+            "budget"
+        );
+        assert_eq!(
+            field_of(&CartCriteria {
+                max_item_price: Some(Money::new(5, Currency::USD)),
+                ..ok.clone()
+            }),
             "max_item_price"
         );
-        assert_eq!(field_of(&CartCriteria { max_item_price: Some(eur(0)), ..ok.clone() }), "max_item_price");
-        assert_eq!(field_of(&CartCriteria { min_seller_rating: Some(101.0), ..ok.clone() }), "min_seller_rating");
-        assert_eq!(field_of(&CartCriteria { min_seller_rating: Some(f64::NAN), ..ok.clone() }), "min_seller_rating");
-        assert_eq!(field_of(&CartCriteria { min_items: 0, ..ok.clone() }), "min_items");
-        assert_eq!(field_of(&CartCriteria { min_items: 501, ..ok.clone() }), "min_items");
-        assert_eq!(field_of(&CartCriteria { max_sellers: Some(0), ..ok.clone() }), "max_sellers");
-        assert_eq!(field_of(&CartCriteria { carts_per_seller: 0, ..ok.clone() }), "carts_per_seller");
+        assert_eq!(
+            field_of(&CartCriteria {
+                max_item_price: Some(eur(0)),
+                ..ok.clone()
+            }),
+            "max_item_price"
+        );
+        assert_eq!(
+            field_of(&CartCriteria {
+                min_seller_rating: Some(101.0),
+                ..ok.clone()
+            }),
+            "min_seller_rating"
+        );
+        assert_eq!(
+            field_of(&CartCriteria {
+                min_seller_rating: Some(f64::NAN),
+                ..ok.clone()
+            }),
+            "min_seller_rating"
+        );
+        assert_eq!(
+            field_of(&CartCriteria {
+                min_items: 0,
+                ..ok.clone()
+            }),
+            "min_items"
+        );
+        assert_eq!(
+            field_of(&CartCriteria {
+                min_items: 501,
+                ..ok.clone()
+            }),
+            "min_items"
+        );
+        assert_eq!(
+            field_of(&CartCriteria {
+                max_sellers: Some(0),
+                ..ok.clone()
+            }),
+            "max_sellers"
+        );
+        assert_eq!(
+            field_of(&CartCriteria {
+                carts_per_seller: 0,
+                ..ok.clone()
+            }),
+            "carts_per_seller"
+        );
         assert_eq!(
             field_of(&CartCriteria {
                 ships_from: vec!["Germany".into()],
@@ -209,8 +283,11 @@ mod tests {
     fn unknown_fields_and_conditions_are_rejected_when_read() {
         let unknown = r#"{"budget":{"minor":5000,"currency":"EUR"},"budgett":1}"#;
         assert!(serde_json::from_str::<CartCriteria>(unknown).is_err());
-        let bad_grade = r#"{"budget":{"minor":5000,"currency":"EUR"},"min_media_condition":"shiny"}"#;
-        let err = serde_json::from_str::<CartCriteria>(bad_grade).unwrap_err().to_string();
+        let bad_grade =
+            r#"{"budget":{"minor":5000,"currency":"EUR"},"min_media_condition":"shiny"}"#;
+        let err = serde_json::from_str::<CartCriteria>(bad_grade)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown condition"), "{err}");
     }
 

@@ -171,21 +171,45 @@ mod tests {
 
     #[test]
     fn accepts_real_discogs_usernames() {
-        for name in ["rodneyfool", "_.bartholomews", "brotherlogic", "digger0001", "a-b_c.d"] {
+        for name in [
+            "rodneyfool",
+            "_.bartholomews",
+            "brotherlogic",
+            "digger0001",
+            "a-b_c.d",
+        ] {
             assert_eq!(Username::parse(name).unwrap().as_str(), name);
         }
     }
 
     #[test]
     fn rejects_names_that_could_escape_a_url_path() {
-        assert_eq!(Username::parse("../x"), Err(InvalidUsername::BadCharacter('/')));
-        assert_eq!(Username::parse("a/b"), Err(InvalidUsername::BadCharacter('/')));
-        assert_eq!(Username::parse("%2e%2e"), Err(InvalidUsername::BadCharacter('%')));
+        assert_eq!(
+            Username::parse("../x"),
+            Err(InvalidUsername::BadCharacter('/'))
+        );
+        assert_eq!(
+            Username::parse("a/b"),
+            Err(InvalidUsername::BadCharacter('/'))
+        );
+        assert_eq!(
+            Username::parse("%2e%2e"),
+            Err(InvalidUsername::BadCharacter('%'))
+        );
         assert_eq!(Username::parse(".."), Err(InvalidUsername::DotsOnly));
         assert_eq!(Username::parse(""), Err(InvalidUsername::Empty));
-        assert_eq!(Username::parse(&"a".repeat(200)), Err(InvalidUsername::TooLong));
-        assert_eq!(Username::parse("a b"), Err(InvalidUsername::BadCharacter(' ')));
-        assert_eq!(Username::parse("é"), Err(InvalidUsername::BadCharacter('é')));
+        assert_eq!(
+            Username::parse(&"a".repeat(200)),
+            Err(InvalidUsername::TooLong)
+        );
+        assert_eq!(
+            Username::parse("a b"),
+            Err(InvalidUsername::BadCharacter(' '))
+        );
+        assert_eq!(
+            Username::parse("é"),
+            Err(InvalidUsername::BadCharacter('é'))
+        );
     }
 
     #[test]

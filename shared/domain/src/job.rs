@@ -32,7 +32,12 @@ impl JobKind {
     pub fn stages(self) -> &'static [Stage] {
         match self {
             Self::Recommendations => &[Stage::Profile, Stage::Recommend],
-            Self::Carts => &[Stage::Profile, Stage::Candidates, Stage::Market, Stage::Carts],
+            Self::Carts => &[
+                Stage::Profile,
+                Stage::Candidates,
+                Stage::Market,
+                Stage::Carts,
+            ],
             Self::Sync => &[Stage::Profile],
         }
     }
@@ -51,7 +56,9 @@ impl FromStr for JobKind {
             "recommendations" => Ok(Self::Recommendations),
             "carts" => Ok(Self::Carts),
             "sync" => Ok(Self::Sync),
-            other => Err(format!("unknown job kind {other:?}; expected recommendations, carts or sync")),
+            other => Err(format!(
+                "unknown job kind {other:?}; expected recommendations, carts or sync"
+            )),
         }
     }
 }
@@ -67,7 +74,13 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Self; 5] = [Self::Profile, Self::Recommend, Self::Candidates, Self::Market, Self::Carts];
+    pub const ALL: [Self; 5] = [
+        Self::Profile,
+        Self::Recommend,
+        Self::Candidates,
+        Self::Market,
+        Self::Carts,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -89,7 +102,10 @@ impl fmt::Display for Stage {
 impl FromStr for Stage {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| format!("unknown stage {s:?}"))
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown stage {s:?}"))
     }
 }
 
@@ -140,10 +156,16 @@ impl JobState {
 impl FromStr for JobState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Queued, Self::Running, Self::Succeeded, Self::Failed, Self::Cancelled]
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| format!("unknown job state {s:?}"))
+        [
+            Self::Queued,
+            Self::Running,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+        .ok_or_else(|| format!("unknown job state {s:?}"))
     }
 }
 
@@ -201,7 +223,10 @@ mod tests {
             assert_eq!(stage.as_str().parse::<Stage>().unwrap(), stage);
         }
         assert!("nope".parse::<JobKind>().is_err());
-        assert_eq!(serde_json::to_string(&JobState::Succeeded).unwrap(), "\"succeeded\"");
+        assert_eq!(
+            serde_json::to_string(&JobState::Succeeded).unwrap(),
+            "\"succeeded\""
+        );
         assert!(JobState::Cancelled.is_final() && !JobState::Running.is_final());
     }
 

@@ -20,6 +20,7 @@ pub use ids::{InvalidUsername, JobId, ListingId, MasterId, ReleaseId, SellerName
 pub use job::{JobError, JobKind, JobSpec, JobState, Stage, StageState};
 pub use money::{Currency, InvalidMoney, Money};
 pub use results::{
-    Because, CandidateOrigin, CandidateRelease, CandidateSet, CartSet, FxNote, ListingLink, MarketCoverage, RecommendationSet, SourceCoverage, RecommendedRelease, ReleaseSummary,
-    SellerSummary, listing_url, release_url, seller_url,
+    Because, CandidateOrigin, CandidateRelease, CandidateSet, CartSet, FxNote, ListingLink,
+    MarketCoverage, RecommendationSet, RecommendedRelease, ReleaseSummary, SellerSummary,
+    SourceCoverage, listing_url, release_url, seller_url,
 };

@@ -132,7 +132,11 @@ impl Money {
         if int_part.is_empty() && frac_part.is_empty() {
             return Err(bad());
         }
-        if !int_part.bytes().chain(frac_part.bytes()).all(|b| b.is_ascii_digit()) {
+        if !int_part
+            .bytes()
+            .chain(frac_part.bytes())
+            .all(|b| b.is_ascii_digit())
+        {
             return Err(bad());
         }
         let scale = currency.minor_digits() as usize;
@@ -147,7 +151,10 @@ impl Money {
         let frac = frac_part.as_bytes();
         for i in 0..scale {
             let d = frac.get(i).map_or(0, |b| i64::from(b - b'0'));
-            minor = minor.checked_mul(10).and_then(|m| m.checked_add(d)).ok_or_else(overflow)?;
+            minor = minor
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(d))
+                .ok_or_else(overflow)?;
         }
         if frac.get(scale).is_some_and(|b| *b >= b'5') {
             minor = minor.checked_add(1).ok_or_else(overflow)?;
@@ -171,7 +178,10 @@ impl Money {
 
     pub fn checked_add(self, other: Self) -> Result<Self, InvalidMoney> {
         if self.currency != other.currency {
-            return Err(InvalidMoney::CurrencyMismatch(self.currency, other.currency));
+            return Err(InvalidMoney::CurrencyMismatch(
+                self.currency,
+                other.currency,
+            ));
         }
         let minor = self
             .minor
@@ -223,14 +233,27 @@ mod tests {
         assert_eq!(m("-3.25"), -325);
         assert_eq!(m("1.005"), 101);
         assert_eq!(m("1.004"), 100);
-        assert_eq!(Money::from_decimal_str("1200", Currency::JPY).unwrap().minor, 1200);
-        assert_eq!(Money::from_decimal_str("1200.6", Currency::JPY).unwrap().minor, 1201);
+        assert_eq!(
+            Money::from_decimal_str("1200", Currency::JPY)
+                .unwrap()
+                .minor,
+            1200
+        );
+        assert_eq!(
+            Money::from_decimal_str("1200.6", Currency::JPY)
+                .unwrap()
+                .minor,
+            1201
+        );
     }
 
     #[test]
     fn rejects_what_is_not_a_plain_decimal() {
         for bad in ["", ".", "1,000.00", "abc", "1.2.3", "€5", "1e5", "--1"] {
-            assert!(Money::from_decimal_str(bad, Currency::EUR).is_err(), "{bad}");
+            assert!(
+                Money::from_decimal_str(bad, Currency::EUR).is_err(),
+                "{bad}"
+            );
         }
         assert!(matches!(
             Money::from_decimal_str("99999999999999999999", Currency::EUR),
@@ -240,8 +263,16 @@ mod tests {
 
     #[test]
     fn floats_round_to_the_nearest_minor_unit() {
-        assert_eq!(Money::from_major_f64(18.07, Currency::USD).unwrap().minor, 1807);
-        assert_eq!(Money::from_major_f64(0.1 + 0.2, Currency::USD).unwrap().minor, 30);
+        assert_eq!(
+            Money::from_major_f64(18.07, Currency::USD).unwrap().minor,
+            1807
+        );
+        assert_eq!(
+            Money::from_major_f64(0.1 + 0.2, Currency::USD)
+                .unwrap()
+                .minor,
+            30
+        );
         assert!(Money::from_major_f64(f64::NAN, Currency::USD).is_err());
     }
 

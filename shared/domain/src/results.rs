@@ -149,7 +149,9 @@ pub fn seller_url(name: &str) -> String {
     let encoded: String = name
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect();
@@ -217,7 +219,9 @@ mod seed_text {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
         match Text::deserialize(deserializer)? {
             Text::Number(n) => Ok(n),
-            Text::Text(text) => text.parse().map_err(|_| serde::de::Error::custom(format!("seed {text:?} is not a whole number"))),
+            Text::Text(text) => text.parse().map_err(|_| {
+                serde::de::Error::custom(format!("seed {text:?} is not a whole number"))
+            }),
         }
     }
 }
@@ -245,7 +249,10 @@ mod tests {
         };
         let json = serde_json::to_value(&set).unwrap();
         assert_eq!(json["seed"], serde_json::json!((u64::MAX - 7).to_string()));
-        assert_eq!(serde_json::from_value::<CartSet>(json.clone()).unwrap(), set);
+        assert_eq!(
+            serde_json::from_value::<CartSet>(json.clone()).unwrap(),
+            set
+        );
         let mut number = json;
         number["seed"] = serde_json::json!(42);
         assert_eq!(serde_json::from_value::<CartSet>(number).unwrap().seed, 42);

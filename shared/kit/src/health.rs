@@ -34,7 +34,10 @@ pub struct Health {
 impl Health {
     pub fn new(service: &'static str) -> Self {
         prometheus();
-        Self { service, ready: Arc::new(AtomicBool::new(false)) }
+        Self {
+            service,
+            ready: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     pub fn set_ready(&self, ready: bool) {
@@ -84,7 +87,9 @@ pub async fn serve(
     router: Router,
     shutdown: crate::Shutdown,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.wait().await }).await
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
 }
 
 #[cfg(test)]
@@ -96,14 +101,21 @@ mod tests {
     use super::*;
 
     async fn status(router: Router, path: &str) -> StatusCode {
-        router.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap().status()
+        router
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+            .status()
     }
 
     #[tokio::test]
     async fn readiness_follows_the_flag_and_metrics_render() {
         let health = Health::new("test");
         assert_eq!(status(health.router(), "/healthz").await, StatusCode::OK);
-        assert_eq!(status(health.router(), "/readyz").await, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status(health.router(), "/readyz").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
         health.set_ready(true);
         assert_eq!(status(health.router(), "/readyz").await, StatusCode::OK);
         metrics::counter!("kit_test_total").increment(1);

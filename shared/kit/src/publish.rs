@@ -31,7 +31,8 @@ impl Publisher {
     }
 
     pub async fn publish<E: Event>(&self, event: &E) -> Result<(), BusError> {
-        let mut message = OutgoingMessage::new(event.encode_to_vec()).with_attribute(ATTR_EVENT, E::NAME);
+        let mut message =
+            OutgoingMessage::new(event.encode_to_vec()).with_attribute(ATTR_EVENT, E::NAME);
         if let Some(job) = event.job() {
             message = message.with_attribute(ATTR_JOB_ID, job.id.clone());
         }

@@ -29,7 +29,9 @@ impl<H: EventHandler> Runnable for Worker<H> {
     }
 
     async fn run(self: Box<Self>, shutdown: Shutdown) -> anyhow::Result<()> {
-        Worker::run(*self, shutdown).await.map_err(anyhow::Error::from)
+        Worker::run(*self, shutdown)
+            .await
+            .map_err(anyhow::Error::from)
     }
 }
 
@@ -45,7 +47,10 @@ where
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
     pub fn new(name: impl Into<String>, start: F) -> Box<Self> {
-        Box::new(Self { name: name.into(), start })
+        Box::new(Self {
+            name: name.into(),
+            start,
+        })
     }
 }
 

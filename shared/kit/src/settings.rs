@@ -37,7 +37,9 @@ pub fn load_from<T: DeserializeOwned>(
             .source(Some(vars)),
     );
     let config = builder.build().map_err(|e| SettingsError(e.to_string()))?;
-    config.try_deserialize().map_err(|e| SettingsError(e.to_string()))
+    config
+        .try_deserialize()
+        .map_err(|e| SettingsError(e.to_string()))
 }
 
 #[cfg(test)]
@@ -60,7 +62,10 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -69,15 +74,35 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("s.toml");
         std::fs::write(&file, "port = 80\n[kv]\nkind = \"memory\"\n").unwrap();
-        let s: S = load_from(Some(&file), env(&[("APP_KV__KIND", "redis"), ("APP_KV__URL", "redis://x")])).unwrap();
-        assert_eq!(s, S { kv: Kv { kind: "redis".into(), url: Some("redis://x".into()) }, port: 80 });
+        let s: S = load_from(
+            Some(&file),
+            env(&[("APP_KV__KIND", "redis"), ("APP_KV__URL", "redis://x")]),
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            S {
+                kv: Kv {
+                    kind: "redis".into(),
+                    url: Some("redis://x".into())
+                },
+                port: 80
+            }
+        );
     }
 
     #[test]
     fn a_missing_setting_is_named() {
-        let err = load_from::<S>(None, env(&[("APP_PORT", "8080")])).unwrap_err().to_string();
+        let err = load_from::<S>(None, env(&[("APP_PORT", "8080")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("kv"), "{err}");
-        let err = load_from::<S>(None, env(&[("APP_KV__KIND", "memory"), ("APP_PORT", "eighty")])).unwrap_err().to_string();
+        let err = load_from::<S>(
+            None,
+            env(&[("APP_KV__KIND", "memory"), ("APP_PORT", "eighty")]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("port"), "{err}");
     }
 }

@@ -82,7 +82,10 @@ impl Default for WorkerSettings {
 /// The subscription through which `service` consumes event `E`: `<service>.<event>`,
 /// with the workers' defaults (dead letters to `<topic>.dead-letter`).
 pub fn subscription<E: Event>(service: &str) -> SubscriptionSpec {
-    SubscriptionSpec::new(cratedigger_bus::subscription_name(service, E::SLUG), E::TOPIC)
+    SubscriptionSpec::new(
+        cratedigger_bus::subscription_name(service, E::SLUG),
+        E::TOPIC,
+    )
 }
 
 /// What happened to one delivery.
@@ -106,8 +109,18 @@ pub struct Worker<H: EventHandler> {
 }
 
 impl<H: EventHandler> Worker<H> {
-    pub fn new(handler: Arc<H>, bus: Arc<dyn EventBus>, spec: SubscriptionSpec, settings: WorkerSettings) -> Self {
-        Self { handler, bus, spec, settings }
+    pub fn new(
+        handler: Arc<H>,
+        bus: Arc<dyn EventBus>,
+        spec: SubscriptionSpec,
+        settings: WorkerSettings,
+    ) -> Self {
+        Self {
+            handler,
+            bus,
+            spec,
+            settings,
+        }
     }
 
     pub fn spec(&self) -> &SubscriptionSpec {
@@ -120,7 +133,11 @@ impl<H: EventHandler> Worker<H> {
     }
 
     async fn process(&self, delivery: Delivery, abandon: &CancellationToken) -> Outcome {
-        let job_id = delivery.attributes.get(ATTR_JOB_ID).cloned().unwrap_or_default();
+        let job_id = delivery
+            .attributes
+            .get(ATTR_JOB_ID)
+            .cloned()
+            .unwrap_or_default();
         let span = tracing::info_span!(
             "event",
             event = H::Event::NAME,
@@ -131,7 +148,10 @@ impl<H: EventHandler> Worker<H> {
         // One trace per job across services: the publisher's span is this one's parent.
         crate::telemetry::continue_trace(&span, &delivery.attributes);
         let started = Instant::now();
-        let outcome = self.process_in_span(delivery, abandon).instrument(span).await;
+        let outcome = self
+            .process_in_span(delivery, abandon)
+            .instrument(span)
+            .await;
         let outcome_name = match outcome {
             Outcome::Acked => "acked",
             Outcome::Retrying => "retrying",
@@ -150,7 +170,9 @@ impl<H: EventHandler> Worker<H> {
             Ok(event) => event,
             Err(e) => {
                 tracing::error!(error = %e, "undecodable message");
-                return self.dead_letter_now(delivery, &format!("undecodable {}: {e}", H::Event::NAME)).await;
+                return self
+                    .dead_letter_now(delivery, &format!("undecodable {}: {e}", H::Event::NAME))
+                    .await;
             }
         };
         let result = tokio::select! {
@@ -203,9 +225,17 @@ impl<H: EventHandler> Worker<H> {
         };
         let mut message = OutgoingMessage::new(delivery.data.clone());
         message.attributes = delivery.attributes.clone();
-        message.attributes.entry(ATTR_EVENT.into()).or_insert_with(|| H::Event::NAME.into());
-        message.attributes.insert("dead_letter_reason".into(), reason.chars().take(1000).collect());
-        message.attributes.insert("dead_letter_subscription".into(), self.spec.name.clone());
+        message
+            .attributes
+            .entry(ATTR_EVENT.into())
+            .or_insert_with(|| H::Event::NAME.into());
+        message.attributes.insert(
+            "dead_letter_reason".into(),
+            reason.chars().take(1000).collect(),
+        );
+        message
+            .attributes
+            .insert("dead_letter_subscription".into(), self.spec.name.clone());
         match self.bus.publish(topic, message).await {
             Ok(()) => {
                 settle(delivery.ack().await);
@@ -220,7 +250,10 @@ impl<H: EventHandler> Worker<H> {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.settings.retry_base.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+        let exp = self
+            .settings
+            .retry_base
+            .saturating_mul(1 << attempt.saturating_sub(1).min(16));
         let capped = exp.min(self.settings.retry_max);
         // Up to 25 % jitter so retries of a burst spread out.
         let jitter = rand::rng().random_range(0.75..=1.0);

@@ -32,7 +32,10 @@ impl EventHandler for Handled {
 }
 
 /// (service name, span) for every span the collector received.
-async fn collect(State(spans): State<mpsc::UnboundedSender<(String, Span)>>, body: Bytes) -> Vec<u8> {
+async fn collect(
+    State(spans): State<mpsc::UnboundedSender<(String, Span)>>,
+    body: Bytes,
+) -> Vec<u8> {
     let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf request");
     for resource in request.resource_spans {
         let service = resource
@@ -54,22 +57,29 @@ async fn collect(State(spans): State<mpsc::UnboundedSender<(String, Span)>>, bod
 }
 
 fn attribute(span: &Span, key: &str) -> Option<String> {
-    span.attributes.iter().find(|a| a.key == key).and_then(|a| match a.value.as_ref()?.value.as_ref()? {
-        Value::StringValue(s) => Some(s.clone()),
-        Value::IntValue(i) => Some(i.to_string()),
-        other => Some(format!("{other:?}")),
+    span.attributes.iter().find(|a| a.key == key).and_then(|a| {
+        match a.value.as_ref()?.value.as_ref()? {
+            Value::StringValue(s) => Some(s.clone()),
+            Value::IntValue(i) => Some(i.to_string()),
+            other => Some(format!("{other:?}")),
+        }
     })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_reach_the_collector_as_one_trace_across_an_event() {
     let (sender, mut received) = mpsc::unbounded_channel();
-    let app = axum::Router::new().route("/v1/traces", axum::routing::post(collect)).with_state(sender);
+    let app = axum::Router::new()
+        .route("/v1/traces", axum::routing::post(collect))
+        .with_state(sender);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let export = OtlpExport { service_name: "cratedigger-test".to_owned(), endpoint: Some(format!("http://{address}/v1/traces")) };
+    let export = OtlpExport {
+        service_name: "cratedigger-test".to_owned(),
+        endpoint: Some(format!("http://{address}/v1/traces")),
+    };
     let telemetry = init(LogFormat::Pretty, Some(export)).unwrap();
     assert!(telemetry.exporting());
 
@@ -77,8 +87,17 @@ async fn spans_reach_the_collector_as_one_trace_across_an_event() {
     let dyn_bus: Arc<dyn EventBus> = Arc::new(bus.clone());
     let spec = SubscriptionSpec::new("test.job-requested", events::JobRequested::TOPIC);
     dyn_bus.ensure_subscription(&spec).await.unwrap();
-    let event = events::JobRequested { job: Some(events::Job { id: "job-traced".into(), ..Default::default() }) };
-    Publisher::new(dyn_bus.clone()).publish(&event).instrument(tracing::info_span!("gateway.request")).await.unwrap();
+    let event = events::JobRequested {
+        job: Some(events::Job {
+            id: "job-traced".into(),
+            ..Default::default()
+        }),
+    };
+    Publisher::new(dyn_bus.clone())
+        .publish(&event)
+        .instrument(tracing::info_span!("gateway.request"))
+        .await
+        .unwrap();
 
     let worker = Worker::new(Arc::new(Handled), dyn_bus, spec, WorkerSettings::default());
     let delivery = loop {
@@ -87,9 +106,15 @@ async fn spans_reach_the_collector_as_one_trace_across_an_event() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert!(delivery.attributes.contains_key("traceparent"), "{:?}", delivery.attributes);
+    assert!(
+        delivery.attributes.contains_key("traceparent"),
+        "{:?}",
+        delivery.attributes
+    );
     assert_eq!(worker.handle_one(delivery).await, Outcome::Acked);
-    tokio::task::spawn_blocking(move || telemetry.flush()).await.unwrap();
+    tokio::task::spawn_blocking(move || telemetry.flush())
+        .await
+        .unwrap();
 
     let mut spans = Vec::new();
     while spans.len() < 3 {
@@ -98,13 +123,27 @@ async fn spans_reach_the_collector_as_one_trace_across_an_event() {
             _ => panic!("the collector received only {spans:?}"),
         }
     }
-    let find = |name: &str| spans.iter().map(|(_, s)| s).find(|s| s.name == name).unwrap_or_else(|| panic!("no span {name}"));
+    let find = |name: &str| {
+        spans
+            .iter()
+            .map(|(_, s)| s)
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no span {name}"))
+    };
     let (request, handled, inner) = (find("gateway.request"), find("event"), find("profile.sync"));
-    assert!(spans.iter().all(|(service, _)| service == "cratedigger-test"), "{spans:?}");
+    assert!(
+        spans
+            .iter()
+            .all(|(service, _)| service == "cratedigger-test"),
+        "{spans:?}"
+    );
     // One trace: the request published the event, the worker's span continues it.
     assert_eq!(handled.trace_id, request.trace_id);
     assert_eq!(handled.parent_span_id, request.span_id);
     assert_eq!(inner.parent_span_id, handled.span_id);
     assert_eq!(attribute(handled, "job_id").as_deref(), Some("job-traced"));
-    assert_eq!(attribute(handled, "event").as_deref(), Some(events::JobRequested::NAME));
+    assert_eq!(
+        attribute(handled, "event").as_deref(),
+        Some(events::JobRequested::NAME)
+    );
 }

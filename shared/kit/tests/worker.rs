@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cratedigger_bus::{EventBus, MemoryBus, OutgoingMessage, SubscriptionSpec};
-use cratedigger_kit::{EventHandler, HandleError, Outcome, Publisher, Shutdown, Worker, WorkerSettings};
+use cratedigger_kit::{
+    EventHandler, HandleError, Outcome, Publisher, Shutdown, Worker, WorkerSettings,
+};
 use cratedigger_proto::{Event, events};
 use tokio::sync::Mutex;
 
@@ -22,7 +24,13 @@ struct Flaky {
 
 impl Flaky {
     fn new(failures: u32, reject: bool) -> Arc<Self> {
-        Arc::new(Self { failures, reject, calls: AtomicU32::new(0), gave_up: Mutex::new(Vec::new()), slow: None })
+        Arc::new(Self {
+            failures,
+            reject,
+            calls: AtomicU32::new(0),
+            gave_up: Mutex::new(Vec::new()),
+            slow: None,
+        })
     }
 }
 
@@ -36,8 +44,15 @@ impl EventHandler for Flaky {
             tokio::time::sleep(wait).await;
         }
         if n < self.failures {
-            let e = anyhow::anyhow!("call {n} for {} failed", event.job.map(|j| j.id).unwrap_or_default());
-            return Err(if self.reject { HandleError::Reject(e) } else { HandleError::Retry(e) });
+            let e = anyhow::anyhow!(
+                "call {n} for {} failed",
+                event.job.map(|j| j.id).unwrap_or_default()
+            );
+            return Err(if self.reject {
+                HandleError::Reject(e)
+            } else {
+                HandleError::Retry(e)
+            });
         }
         Ok(())
     }
@@ -54,7 +69,10 @@ fn spec() -> SubscriptionSpec {
 }
 
 fn settings() -> WorkerSettings {
-    WorkerSettings { drain_timeout: Duration::from_secs(2), ..WorkerSettings::default() }
+    WorkerSettings {
+        drain_timeout: Duration::from_secs(2),
+        ..WorkerSettings::default()
+    }
 }
 
 async fn setup(handler: Arc<Flaky>) -> (MemoryBus, Worker<Flaky>) {
@@ -65,8 +83,16 @@ async fn setup(handler: Arc<Flaky>) -> (MemoryBus, Worker<Flaky>) {
     // Observe the dead-letter topic.
     let dead = SubscriptionSpec::new("test.dead", spec.dead_letter_topic.clone().unwrap());
     dyn_bus.ensure_subscription(&dead).await.unwrap();
-    let event = events::JobRequested { job: Some(events::Job { id: "job-1".into(), ..Default::default() }) };
-    Publisher::new(dyn_bus.clone()).publish(&event).await.unwrap();
+    let event = events::JobRequested {
+        job: Some(events::Job {
+            id: "job-1".into(),
+            ..Default::default()
+        }),
+    };
+    Publisher::new(dyn_bus.clone())
+        .publish(&event)
+        .await
+        .unwrap();
     (bus, Worker::new(handler, dyn_bus, spec, settings()))
 }
 
@@ -85,7 +111,10 @@ async fn a_handled_event_is_acked_once() {
     let handler = Flaky::new(0, false);
     let (bus, worker) = setup(handler.clone()).await;
     let delivery = next(&bus, "test.job-requested").await;
-    assert_eq!(delivery.attributes.get("job_id").map(String::as_str), Some("job-1"));
+    assert_eq!(
+        delivery.attributes.get("job_id").map(String::as_str),
+        Some("job-1")
+    );
     assert_eq!(worker.handle_one(delivery).await, Outcome::Acked);
     assert_eq!(bus.pending("test.job-requested"), 0);
     assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
@@ -114,12 +143,22 @@ async fn the_last_failed_attempt_gives_up_and_dead_letters() {
     let (bus, worker) = setup(handler.clone()).await;
     let mut outcomes = Vec::new();
     for _ in 0..5 {
-        outcomes.push(worker.handle_one(next(&bus, "test.job-requested").await).await);
+        outcomes.push(
+            worker
+                .handle_one(next(&bus, "test.job-requested").await)
+                .await,
+        );
     }
-    assert_eq!(outcomes, [vec![Outcome::Retrying; 4], vec![Outcome::DeadLettered]].concat());
+    assert_eq!(
+        outcomes,
+        [vec![Outcome::Retrying; 4], vec![Outcome::DeadLettered]].concat()
+    );
     assert_eq!(handler.gave_up.lock().await.len(), 1);
     let dead = next(&bus, "test.dead").await;
-    assert_eq!(dead.attributes.get("job_id").map(String::as_str), Some("job-1"));
+    assert_eq!(
+        dead.attributes.get("job_id").map(String::as_str),
+        Some("job-1")
+    );
     assert_eq!(bus.pending("test.job-requested"), 0);
 }
 
@@ -127,7 +166,12 @@ async fn the_last_failed_attempt_gives_up_and_dead_letters() {
 async fn a_rejected_event_is_dead_lettered_at_once_with_its_reason() {
     let handler = Flaky::new(1, true);
     let (bus, worker) = setup(handler.clone()).await;
-    assert_eq!(worker.handle_one(next(&bus, "test.job-requested").await).await, Outcome::DeadLettered);
+    assert_eq!(
+        worker
+            .handle_one(next(&bus, "test.job-requested").await)
+            .await,
+        Outcome::DeadLettered
+    );
     let dead = next(&bus, "test.dead").await;
     assert!(dead.attributes["dead_letter_reason"].contains("call 0 for job-1 failed"));
     assert_eq!(handler.gave_up.lock().await.len(), 1);
@@ -138,10 +182,23 @@ async fn a_rejected_event_is_dead_lettered_at_once_with_its_reason() {
 async fn an_undecodable_message_is_dead_lettered() {
     let handler = Flaky::new(0, false);
     let (bus, worker) = setup(handler.clone()).await;
-    worker.handle_one(next(&bus, "test.job-requested").await).await;
+    worker
+        .handle_one(next(&bus, "test.job-requested").await)
+        .await;
     let dyn_bus: Arc<dyn EventBus> = Arc::new(bus.clone());
-    dyn_bus.publish(events::JobRequested::TOPIC, OutgoingMessage::new(vec![0xFF, 0xFF, 0xFF])).await.unwrap();
-    assert_eq!(worker.handle_one(next(&bus, "test.job-requested").await).await, Outcome::DeadLettered);
+    dyn_bus
+        .publish(
+            events::JobRequested::TOPIC,
+            OutgoingMessage::new(vec![0xFF, 0xFF, 0xFF]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        worker
+            .handle_one(next(&bus, "test.job-requested").await)
+            .await,
+        Outcome::DeadLettered
+    );
     assert!(next(&bus, "test.dead").await.attributes["dead_letter_reason"].contains("undecodable"));
     assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
 }
@@ -165,7 +222,11 @@ async fn shutdown_nacks_unfinished_work_and_another_worker_gets_it() {
     }
     shutdown.trigger();
     running.await.unwrap().unwrap();
-    assert_eq!(bus.pending("test.job-requested"), 1, "the message must still be pending");
+    assert_eq!(
+        bus.pending("test.job-requested"),
+        1,
+        "the message must still be pending"
+    );
 
     let quick = Flaky::new(0, false);
     let dyn_bus: Arc<dyn EventBus> = Arc::new(bus.clone());

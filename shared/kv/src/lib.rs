@@ -70,7 +70,12 @@ pub trait KeyValue: Send + Sync {
 
     /// Sets a hash field only if it is absent (HSETNX); true if it was set. The first
     /// writer wins: "started at", "the job's final state".
-    async fn hash_set_if_absent(&self, key: &str, field: &str, value: &str) -> Result<bool, KvError>;
+    async fn hash_set_if_absent(
+        &self,
+        key: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<bool, KvError>;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -212,8 +212,19 @@ impl KeyValue for RedisKeyValue {
             .await
     }
 
-    async fn hash_set_if_absent(&self, key: &str, field: &str, value: &str) -> Result<bool, KvError> {
-        let set: u64 = self.run(cmd("HSETNX").arg(self.key(key)).arg(field).arg(value), key, "hash").await?;
+    async fn hash_set_if_absent(
+        &self,
+        key: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<bool, KvError> {
+        let set: u64 = self
+            .run(
+                cmd("HSETNX").arg(self.key(key)).arg(field).arg(value),
+                key,
+                "hash",
+            )
+            .await?;
         Ok(set == 1)
     }
 

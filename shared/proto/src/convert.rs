@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use cratedigger_domain::{
-    CartCriteria, Country, Currency, JobId, JobKind, JobSpec, MediaCondition, Money, Stage, Username,
+    CartCriteria, Country, Currency, JobId, JobKind, JobSpec, MediaCondition, Money, Stage,
+    Username,
 };
 
 use crate::events;
@@ -16,11 +17,17 @@ pub struct ConvertError {
 }
 
 fn invalid(field: &'static str, reason: impl ToString) -> ConvertError {
-    ConvertError { field, reason: reason.to_string() }
+    ConvertError {
+        field,
+        reason: reason.to_string(),
+    }
 }
 
 pub fn money_to_pb(m: Money) -> events::Money {
-    events::Money { minor: m.minor, currency: m.currency.as_str().to_owned() }
+    events::Money {
+        minor: m.minor,
+        currency: m.currency.as_str().to_owned(),
+    }
 }
 
 pub fn money_from_pb(field: &'static str, m: &events::Money) -> Result<Money, ConvertError> {
@@ -75,7 +82,11 @@ pub fn criteria_to_pb(c: &CartCriteria) -> events::CartCriteria {
         min_items: c.min_items,
         max_item_price: c.max_item_price.map(money_to_pb),
         ships_from: c.ships_from.iter().map(|c| c.as_str().to_owned()).collect(),
-        ships_from_exclude: c.ships_from_exclude.iter().map(|c| c.as_str().to_owned()).collect(),
+        ships_from_exclude: c
+            .ships_from_exclude
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect(),
         max_sellers: c.max_sellers,
         any_pressing: c.any_pressing,
         carts_per_seller: c.carts_per_seller,
@@ -84,17 +95,32 @@ pub fn criteria_to_pb(c: &CartCriteria) -> events::CartCriteria {
 
 pub fn criteria_from_pb(c: &events::CartCriteria) -> Result<CartCriteria, ConvertError> {
     let grade = |field, code: &Option<String>| -> Result<Option<MediaCondition>, ConvertError> {
-        code.as_deref().map(|g| g.parse().map_err(|e| invalid(field, e))).transpose()
+        code.as_deref()
+            .map(|g| g.parse().map_err(|e| invalid(field, e)))
+            .transpose()
     };
     let criteria = CartCriteria {
-        budget: money_from_pb("criteria.budget", c.budget.as_ref().ok_or_else(|| invalid("criteria.budget", "missing"))?)?,
+        budget: money_from_pb(
+            "criteria.budget",
+            c.budget
+                .as_ref()
+                .ok_or_else(|| invalid("criteria.budget", "missing"))?,
+        )?,
         min_media_condition: grade("criteria.min_media_condition", &c.min_media_condition)?,
         min_sleeve_condition: grade("criteria.min_sleeve_condition", &c.min_sleeve_condition)?,
         min_seller_rating: c.min_seller_rating,
         min_items: c.min_items,
-        max_item_price: c.max_item_price.as_ref().map(|m| money_from_pb("criteria.max_item_price", m)).transpose()?,
+        max_item_price: c
+            .max_item_price
+            .as_ref()
+            .map(|m| money_from_pb("criteria.max_item_price", m))
+            .transpose()?,
         ships_from: c.ships_from.iter().map(|s| Country::new(s)).collect(),
-        ships_from_exclude: c.ships_from_exclude.iter().map(|s| Country::new(s)).collect(),
+        ships_from_exclude: c
+            .ships_from_exclude
+            .iter()
+            .map(|s| Country::new(s))
+            .collect(),
         max_sellers: c.max_sellers,
         any_pressing: c.any_pressing,
         carts_per_seller: c.carts_per_seller,
@@ -104,8 +130,13 @@ pub fn criteria_from_pb(c: &events::CartCriteria) -> Result<CartCriteria, Conver
 }
 
 pub fn timestamp_to_pb(rfc3339: &str) -> Option<prost_types::Timestamp> {
-    let t = DateTime::parse_from_rfc3339(rfc3339).ok()?.with_timezone(&Utc);
-    Some(prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 })
+    let t = DateTime::parse_from_rfc3339(rfc3339)
+        .ok()?
+        .with_timezone(&Utc);
+    Some(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    })
 }
 
 pub fn timestamp_from_pb(t: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
@@ -188,9 +219,15 @@ mod tests {
         assert_eq!(job_from_pb(&pb).unwrap_err().field, "job.kind");
         let mut pb = job_to_pb(&spec());
         pb.criteria.as_mut().unwrap().min_media_condition = Some("shiny".into());
-        assert_eq!(job_from_pb(&pb).unwrap_err().field, "criteria.min_media_condition");
+        assert_eq!(
+            job_from_pb(&pb).unwrap_err().field,
+            "criteria.min_media_condition"
+        );
         let mut pb = job_to_pb(&spec());
-        pb.criteria.as_mut().unwrap().budget = Some(events::Money { minor: -5, currency: "EUR".into() });
+        pb.criteria.as_mut().unwrap().budget = Some(events::Money {
+            minor: -5,
+            currency: "EUR".into(),
+        });
         assert_eq!(job_from_pb(&pb).unwrap_err().field, "criteria");
         assert_eq!(job_of(None).unwrap_err().field, "job");
     }

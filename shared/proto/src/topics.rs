@@ -77,8 +77,14 @@ mod tests {
 
     #[test]
     fn topics_follow_the_naming_rule() {
-        assert_eq!(topic_of::<events::JobRequested>(), "cratedigger.job-requested.v1");
-        assert_eq!(topic_of::<events::MarketChunkRequested>(), "cratedigger.market-chunk-requested.v1");
+        assert_eq!(
+            topic_of::<events::JobRequested>(),
+            "cratedigger.job-requested.v1"
+        );
+        assert_eq!(
+            topic_of::<events::MarketChunkRequested>(),
+            "cratedigger.market-chunk-requested.v1"
+        );
         let mut unique = ALL_TOPICS.to_vec();
         unique.sort_unstable();
         unique.dedup();

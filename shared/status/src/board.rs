@@ -35,7 +35,9 @@ pub struct StatusBoard {
 
 impl std::fmt::Debug for StatusBoard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StatusBoard").field("ttl", &self.ttl).finish()
+        f.debug_struct("StatusBoard")
+            .field("ttl", &self.ttl)
+            .finish()
     }
 }
 
@@ -51,7 +53,11 @@ impl StatusBoard {
     pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
 
     pub fn new(kv: Arc<dyn KeyValue>) -> Self {
-        Self { kv, ttl: Self::DEFAULT_TTL, stale_after: chrono::Duration::seconds(60) }
+        Self {
+            kv,
+            ttl: Self::DEFAULT_TTL,
+            stale_after: chrono::Duration::seconds(60),
+        }
     }
 
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
@@ -74,18 +80,41 @@ impl StatusBoard {
         now: DateTime<Utc>,
     ) -> Result<(), KvError> {
         let key = job_key(job);
-        self.kv.hash_set_if_absent(&key, field::KIND, kind.as_str()).await?;
-        self.kv.hash_set_if_absent(&key, field::USERNAME, username).await?;
-        self.kv.hash_set_if_absent(&key, field::CREATED_MS, &requested_at.timestamp_millis().to_string()).await?;
+        self.kv
+            .hash_set_if_absent(&key, field::KIND, kind.as_str())
+            .await?;
+        self.kv
+            .hash_set_if_absent(&key, field::USERNAME, username)
+            .await?;
+        self.kv
+            .hash_set_if_absent(
+                &key,
+                field::CREATED_MS,
+                &requested_at.timestamp_millis().to_string(),
+            )
+            .await?;
         self.kv.hash_set_max(&key, field::STATE_RANK, 1).await?;
         self.stage_started(job, kind.stages()[0], now).await
     }
 
-    pub async fn stage_started(&self, job: &JobId, stage: Stage, now: DateTime<Utc>) -> Result<(), KvError> {
+    pub async fn stage_started(
+        &self,
+        job: &JobId,
+        stage: Stage,
+        now: DateTime<Utc>,
+    ) -> Result<(), KvError> {
         let key = job_key(job);
         self.kv.hash_set_max(&key, field::STATE_RANK, 1).await?;
-        self.kv.hash_set_max(&key, &field::stage(stage, "rank"), 1).await?;
-        self.kv.hash_set_if_absent(&key, &field::stage(stage, "started_ms"), &now.timestamp_millis().to_string()).await?;
+        self.kv
+            .hash_set_max(&key, &field::stage(stage, "rank"), 1)
+            .await?;
+        self.kv
+            .hash_set_if_absent(
+                &key,
+                &field::stage(stage, "started_ms"),
+                &now.timestamp_millis().to_string(),
+            )
+            .await?;
         self.touched(job, now).await
     }
 
@@ -99,7 +128,13 @@ impl StatusBoard {
         now: DateTime<Utc>,
     ) -> Result<Option<StageCompletion>, KvError> {
         self.stage_started(job, stage, now).await?;
-        self.kv.hash_set_if_absent(&job_key(job), &field::stage(stage, "total"), &total.to_string()).await?;
+        self.kv
+            .hash_set_if_absent(
+                &job_key(job),
+                &field::stage(stage, "total"),
+                &total.to_string(),
+            )
+            .await?;
         self.claim_completion(job, stage, now).await
     }
 
@@ -115,7 +150,10 @@ impl StatusBoard {
     ) -> Result<Option<StageCompletion>, KvError> {
         let key = job_key(job);
         let member = chunk.to_string();
-        let (done_set, failed_set) = (chunk_set(job, stage, "done"), chunk_set(job, stage, "failed"));
+        let (done_set, failed_set) = (
+            chunk_set(job, stage, "done"),
+            chunk_set(job, stage, "failed"),
+        );
         if failed {
             self.kv.set_add(&failed_set, &member).await?;
             self.kv.expire(&failed_set, self.ttl).await?;
@@ -124,15 +162,27 @@ impl StatusBoard {
         self.kv.expire(&done_set, self.ttl).await?;
         let done = self.kv.set_len(&done_set).await?;
         let failed_count = self.kv.set_len(&failed_set).await?;
-        self.kv.hash_set_max(&key, &field::stage(stage, "done"), done as i64).await?;
-        self.kv.hash_set_max(&key, &field::stage(stage, "failed"), failed_count as i64).await?;
+        self.kv
+            .hash_set_max(&key, &field::stage(stage, "done"), done as i64)
+            .await?;
+        self.kv
+            .hash_set_max(&key, &field::stage(stage, "failed"), failed_count as i64)
+            .await?;
         self.stage_started(job, stage, now).await?;
         self.claim_completion(job, stage, now).await
     }
 
-    async fn claim_completion(&self, job: &JobId, stage: Stage, now: DateTime<Utc>) -> Result<Option<StageCompletion>, KvError> {
+    async fn claim_completion(
+        &self,
+        job: &JobId,
+        stage: Stage,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StageCompletion>, KvError> {
         let fields = self.kv.hash_get_all(&job_key(job)).await?;
-        let Some(total) = fields.get(&field::stage(stage, "total")).and_then(|t| t.parse::<u32>().ok()) else {
+        let Some(total) = fields
+            .get(&field::stage(stage, "total"))
+            .and_then(|t| t.parse::<u32>().ok())
+        else {
             self.update_percent(job, now).await?;
             return Ok(None);
         };
@@ -145,7 +195,11 @@ impl StatusBoard {
         // never confirmed (the process died), the claim lapses before the message's ack
         // deadline and its redelivery can claim again.
         let flag = chunk_set(job, stage, "complete");
-        if !self.kv.set_if_absent(&flag, "claimed", Some(CLAIM_TTL)).await? {
+        if !self
+            .kv
+            .set_if_absent(&flag, "claimed", Some(CLAIM_TTL))
+            .await?
+        {
             return Ok(None);
         }
         let failed = self.kv.set_len(&chunk_set(job, stage, "failed")).await? as u32;
@@ -154,13 +208,22 @@ impl StatusBoard {
 
     /// The StageCompleted of a claimed completion was published: the claim is final.
     pub async fn completion_announced(&self, job: &JobId, stage: Stage) -> Result<(), KvError> {
-        self.kv.set(&chunk_set(job, stage, "complete"), "announced", Some(self.ttl)).await
+        self.kv
+            .set(
+                &chunk_set(job, stage, "complete"),
+                "announced",
+                Some(self.ttl),
+            )
+            .await
     }
 
     /// Publishing the StageCompleted of a claimed completion failed: release the claim so
     /// the retry can claim it again.
     pub async fn completion_not_announced(&self, job: &JobId, stage: Stage) -> Result<(), KvError> {
-        self.kv.delete(&chunk_set(job, stage, "complete")).await.map(|_| ())
+        self.kv
+            .delete(&chunk_set(job, stage, "complete"))
+            .await
+            .map(|_| ())
     }
 
     /// Progress of a stage that is not split into chunks.
@@ -175,29 +238,62 @@ impl StatusBoard {
     ) -> Result<(), KvError> {
         let key = job_key(job);
         self.stage_started(job, stage, now).await?;
-        self.kv.hash_set_if_absent(&key, &field::stage(stage, "total"), &total.to_string()).await?;
-        self.kv.hash_set_max(&key, &field::stage(stage, "done"), i64::from(done)).await?;
+        self.kv
+            .hash_set_if_absent(&key, &field::stage(stage, "total"), &total.to_string())
+            .await?;
+        self.kv
+            .hash_set_max(&key, &field::stage(stage, "done"), i64::from(done))
+            .await?;
         if let Some(message) = message {
             self.kv.hash_set(&key, &[(field::MESSAGE, message)]).await?;
         }
         self.update_percent(job, now).await
     }
 
-    pub async fn stage_finished(&self, job: &JobId, stage: Stage, outcome: StageState, now: DateTime<Utc>) -> Result<(), KvError> {
+    pub async fn stage_finished(
+        &self,
+        job: &JobId,
+        stage: Stage,
+        outcome: StageState,
+        now: DateTime<Utc>,
+    ) -> Result<(), KvError> {
         let key = job_key(job);
-        self.kv.hash_set_if_absent(&key, &field::stage(stage, "started_ms"), &now.timestamp_millis().to_string()).await?;
-        self.kv.hash_set_if_absent(&key, &field::stage(stage, "outcome"), outcome.as_str()).await?;
-        self.kv.hash_set_max(&key, &field::stage(stage, "rank"), 2).await?;
-        self.kv.hash_set_if_absent(&key, &field::stage(stage, "finished_ms"), &now.timestamp_millis().to_string()).await?;
+        self.kv
+            .hash_set_if_absent(
+                &key,
+                &field::stage(stage, "started_ms"),
+                &now.timestamp_millis().to_string(),
+            )
+            .await?;
+        self.kv
+            .hash_set_if_absent(&key, &field::stage(stage, "outcome"), outcome.as_str())
+            .await?;
+        self.kv
+            .hash_set_max(&key, &field::stage(stage, "rank"), 2)
+            .await?;
+        self.kv
+            .hash_set_if_absent(
+                &key,
+                &field::stage(stage, "finished_ms"),
+                &now.timestamp_millis().to_string(),
+            )
+            .await?;
         self.update_percent(job, now).await
     }
 
     /// Work of `stage` has begun, so the stages of `kind` before it are over (a stage
     /// that is not split into chunks says nothing when it ends; the next one starting
     /// says it for it).
-    pub async fn earlier_stages_finished(&self, job: &JobId, kind: JobKind, stage: Stage, now: DateTime<Utc>) -> Result<(), KvError> {
+    pub async fn earlier_stages_finished(
+        &self,
+        job: &JobId,
+        kind: JobKind,
+        stage: Stage,
+        now: DateTime<Utc>,
+    ) -> Result<(), KvError> {
         for &earlier in kind.stages().iter().take_while(|&&s| s != stage) {
-            self.stage_finished(job, earlier, StageState::Succeeded, now).await?;
+            self.stage_finished(job, earlier, StageState::Succeeded, now)
+                .await?;
         }
         Ok(())
     }
@@ -213,9 +309,12 @@ impl StatusBoard {
     ) -> Result<(), KvError> {
         let key = job_key(job);
         for &stage in kind.stages() {
-            self.stage_finished(job, stage, StageState::Succeeded, now).await?;
+            self.stage_finished(job, stage, StageState::Succeeded, now)
+                .await?;
         }
-        self.kv.hash_set_if_absent(&key, field::RESULT, result).await?;
+        self.kv
+            .hash_set_if_absent(&key, field::RESULT, result)
+            .await?;
         if let Some(message) = message {
             self.kv.hash_set(&key, &[(field::MESSAGE, message)]).await?;
         }
@@ -225,13 +324,21 @@ impl StatusBoard {
     }
 
     /// The job failed; the first failure reported is the one kept.
-    pub async fn job_failed(&self, job: &JobId, error: &JobError, now: DateTime<Utc>) -> Result<(), KvError> {
+    pub async fn job_failed(
+        &self,
+        job: &JobId,
+        error: &JobError,
+        now: DateTime<Utc>,
+    ) -> Result<(), KvError> {
         let key = job_key(job);
         if let Some(stage) = error.stage {
-            self.stage_finished(job, stage, StageState::Failed, now).await?;
+            self.stage_finished(job, stage, StageState::Failed, now)
+                .await?;
         }
         let json = serde_json::to_string(error).unwrap_or_default();
-        self.kv.hash_set_if_absent(&key, field::ERROR, &json).await?;
+        self.kv
+            .hash_set_if_absent(&key, field::ERROR, &json)
+            .await?;
         self.finish(job, JobState::Failed, now).await
     }
 
@@ -239,9 +346,16 @@ impl StatusBoard {
         self.finish(job, JobState::Cancelled, now).await
     }
 
-    async fn finish(&self, job: &JobId, state: JobState, now: DateTime<Utc>) -> Result<(), KvError> {
+    async fn finish(
+        &self,
+        job: &JobId,
+        state: JobState,
+        now: DateTime<Utc>,
+    ) -> Result<(), KvError> {
         let key = job_key(job);
-        self.kv.hash_set_if_absent(&key, field::FINAL, state.as_str()).await?;
+        self.kv
+            .hash_set_if_absent(&key, field::FINAL, state.as_str())
+            .await?;
         self.kv.hash_set_max(&key, field::STATE_RANK, 2).await?;
         self.touched(job, now).await
     }
@@ -253,21 +367,34 @@ impl StatusBoard {
         let fields = self.kv.hash_get_all(&key).await?;
         if let Some(status) = JobStatus::from_fields(job.as_str(), &fields, now, self.stale_after) {
             let percent = raw_percent(status.kind, &status.stages).min(99);
-            self.kv.hash_set_max(&key, field::PERCENT, i64::from(percent)).await?;
+            self.kv
+                .hash_set_max(&key, field::PERCENT, i64::from(percent))
+                .await?;
         }
         self.touched(job, now).await
     }
 
     async fn touched(&self, job: &JobId, now: DateTime<Utc>) -> Result<(), KvError> {
         let key = job_key(job);
-        self.kv.hash_set_max(&key, field::UPDATED_MS, now.timestamp_millis()).await?;
+        self.kv
+            .hash_set_max(&key, field::UPDATED_MS, now.timestamp_millis())
+            .await?;
         self.kv.expire(&key, self.ttl).await?;
         Ok(())
     }
 
     /// The job's record; None if the board has never heard of it (or it expired).
-    pub async fn read(&self, job: &JobId, now: DateTime<Utc>) -> Result<Option<JobStatus>, KvError> {
+    pub async fn read(
+        &self,
+        job: &JobId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<JobStatus>, KvError> {
         let fields = self.kv.hash_get_all(&job_key(job)).await?;
-        Ok(JobStatus::from_fields(job.as_str(), &fields, now, self.stale_after))
+        Ok(JobStatus::from_fields(
+            job.as_str(),
+            &fields,
+            now,
+            self.stale_after,
+        ))
     }
 }

@@ -124,17 +124,23 @@ impl JobStatus {
         } else {
             JobState::Queued
         });
-        let stages: Vec<StageStatus> =
-            kind.map(|k| k.stages().iter().map(|&s| stage_status(&f, s)).collect()).unwrap_or_default();
-        let error = f.text(field::ERROR).and_then(|e| serde_json::from_str(&e).ok());
+        let stages: Vec<StageStatus> = kind
+            .map(|k| k.stages().iter().map(|&s| stage_status(&f, s)).collect())
+            .unwrap_or_default();
+        let error = f
+            .text(field::ERROR)
+            .and_then(|e| serde_json::from_str(&e).ok());
         let partial_stage = stages.iter().find(|s| s.failed > 0);
         let coverage = partial_stage.and_then(|s| {
-            s.total.filter(|t| *t > 0).map(|t| f64::from(s.done.saturating_sub(s.failed)) / f64::from(t))
+            s.total
+                .filter(|t| *t > 0)
+                .map(|t| f64::from(s.done.saturating_sub(s.failed)) / f64::from(t))
         });
         let partial = partial_stage.is_some();
         let updated_ms = f.int(field::UPDATED_MS);
         let stale = !state.is_final()
-            && updated_ms.is_some_and(|ms| now.timestamp_millis() - ms > stale_after.num_milliseconds());
+            && updated_ms
+                .is_some_and(|ms| now.timestamp_millis() - ms > stale_after.num_milliseconds());
         let stored_percent = f.int(field::PERCENT).unwrap_or(0).clamp(0, 100) as u8;
         let percent = match state {
             JobState::Succeeded => 100,
@@ -144,7 +150,11 @@ impl JobStatus {
             job_id: job_id.to_owned(),
             kind,
             username: f.text(field::USERNAME),
-            eta_seconds: if state.is_final() { None } else { eta(&stages, now) },
+            eta_seconds: if state.is_final() {
+                None
+            } else {
+                eta(&stages, now)
+            },
             state,
             stages,
             percent,
@@ -162,10 +172,19 @@ impl JobStatus {
 }
 
 fn stage_status(f: &Fields<'_>, stage: Stage) -> StageStatus {
-    let outcome: Option<StageState> = f.text(&field::stage(stage, "outcome")).and_then(|o| o.parse().ok());
+    let outcome: Option<StageState> = f
+        .text(&field::stage(stage, "outcome"))
+        .and_then(|o| o.parse().ok());
     let rank = f.int(&field::stage(stage, "rank")).unwrap_or(0);
-    let state = outcome.unwrap_or(if rank >= 1 { StageState::Running } else { StageState::Pending });
-    let count = |what| f.int(&field::stage(stage, what)).and_then(|v| u32::try_from(v).ok());
+    let state = outcome.unwrap_or(if rank >= 1 {
+        StageState::Running
+    } else {
+        StageState::Pending
+    });
+    let count = |what| {
+        f.int(&field::stage(stage, what))
+            .and_then(|v| u32::try_from(v).ok())
+    };
     StageStatus {
         name: stage,
         state,
@@ -186,7 +205,9 @@ pub(crate) fn raw_percent(kind: Option<JobKind>, stages: &[StageStatus]) -> u8 {
             let fraction = match (s.state, s.total) {
                 (StageState::Succeeded | StageState::Failed, _) => 1.0,
                 (StageState::Running, Some(0)) => 1.0,
-                (StageState::Running, Some(total)) => (f64::from(s.done) / f64::from(total)).min(1.0),
+                (StageState::Running, Some(total)) => {
+                    (f64::from(s.done) / f64::from(total)).min(1.0)
+                }
                 _ => 0.0,
             };
             weight(kind, s.name) * fraction
@@ -198,7 +219,9 @@ pub(crate) fn raw_percent(kind: Option<JobKind>, stages: &[StageStatus]) -> u8 {
 /// Time left in the current stage at its pace so far, when every later stage is quick;
 /// otherwise there is nothing honest to say.
 fn eta(stages: &[StageStatus], now: DateTime<Utc>) -> Option<u64> {
-    let current = stages.iter().position(|s| !matches!(s.state, StageState::Succeeded | StageState::Failed))?;
+    let current = stages
+        .iter()
+        .position(|s| !matches!(s.state, StageState::Succeeded | StageState::Failed))?;
     if !stages[current + 1..].iter().all(|s| is_quick(s.name)) {
         return None;
     }
@@ -212,7 +235,9 @@ fn eta(stages: &[StageStatus], now: DateTime<Utc>) -> Option<u64> {
         return None;
     }
     let started = DateTime::parse_from_rfc3339(stage.started_at.as_deref()?).ok()?;
-    let elapsed = (now - started.with_timezone(&Utc)).num_milliseconds().max(1) as f64;
+    let elapsed = (now - started.with_timezone(&Utc))
+        .num_milliseconds()
+        .max(1) as f64;
     let remaining_ms = elapsed / f64::from(stage.done) * f64::from(total - stage.done);
     Some((remaining_ms / 1000.0).ceil() as u64)
 }

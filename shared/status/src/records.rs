@@ -34,13 +34,17 @@ impl ListingFreshness {
 
     /// Marks the release's listings as fetched now (`fetched_at`, RFC 3339).
     pub async fn mark_fresh(&self, release: ReleaseId, fetched_at: &str) -> Result<(), KvError> {
-        self.kv.set(&Self::key(release), fetched_at, Some(self.ttl)).await
+        self.kv
+            .set(&Self::key(release), fetched_at, Some(self.ttl))
+            .await
     }
 }
 
 impl std::fmt::Debug for ListingFreshness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListingFreshness").field("ttl", &self.ttl).finish()
+        f.debug_struct("ListingFreshness")
+            .field("ttl", &self.ttl)
+            .finish()
     }
 }
 
@@ -79,9 +83,16 @@ impl CandidateRecords {
 
     /// Stores the set unless one is stored already; returns the stored one (so a
     /// redelivered selection reuses the first, whatever its random draw).
-    pub async fn save_first(&self, job: &JobId, set: &CandidateSet) -> Result<CandidateSet, RecordError> {
+    pub async fn save_first(
+        &self,
+        job: &JobId,
+        set: &CandidateSet,
+    ) -> Result<CandidateSet, RecordError> {
         let key = Self::key(job);
-        let json = serde_json::to_string(set).map_err(|e| RecordError::Unwritable { key: key.clone(), reason: e.to_string() })?;
+        let json = serde_json::to_string(set).map_err(|e| RecordError::Unwritable {
+            key: key.clone(),
+            reason: e.to_string(),
+        })?;
         if self.kv.set_if_absent(&key, &json, Some(Self::TTL)).await? {
             return Ok(set.clone());
         }
@@ -96,7 +107,12 @@ impl CandidateRecords {
         let Some(json) = self.kv.get(&key).await? else {
             return Ok(None);
         };
-        serde_json::from_str(&json).map(Some).map_err(|e| RecordError::Undecodable { key, reason: e.to_string() })
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| RecordError::Undecodable {
+                key,
+                reason: e.to_string(),
+            })
     }
 }
 
@@ -134,31 +150,57 @@ impl MarketRecords {
     }
 
     /// This job stored the release's listings, read through `source`.
-    pub async fn fetched(&self, job: &JobId, release: ReleaseId, source: &str) -> Result<(), KvError> {
+    pub async fn fetched(
+        &self,
+        job: &JobId,
+        release: ReleaseId,
+        source: &str,
+    ) -> Result<(), KvError> {
         self.source_add(job, source, "served", release).await?;
         self.add(job, "fetched", release).await
     }
 
     /// `source` met a challenge or a login wall on the release (another may still read it).
-    pub async fn blocked(&self, job: &JobId, release: ReleaseId, source: &str) -> Result<(), KvError> {
+    pub async fn blocked(
+        &self,
+        job: &JobId,
+        release: ReleaseId,
+        source: &str,
+    ) -> Result<(), KvError> {
         self.source_add(job, source, "blocked", release).await
     }
 
     /// `source` could not read the release for another reason (another may still read it).
-    pub async fn source_failed(&self, job: &JobId, release: ReleaseId, source: &str) -> Result<(), KvError> {
+    pub async fn source_failed(
+        &self,
+        job: &JobId,
+        release: ReleaseId,
+        source: &str,
+    ) -> Result<(), KvError> {
         self.source_add(job, source, "failed", release).await
     }
 
-    async fn source_add(&self, job: &JobId, source: &str, what: &str, release: ReleaseId) -> Result<(), KvError> {
+    async fn source_add(
+        &self,
+        job: &JobId,
+        source: &str,
+        what: &str,
+        release: ReleaseId,
+    ) -> Result<(), KvError> {
         let sources = Self::key(job, "sources");
         self.kv.set_add(&sources, source).await?;
         self.kv.expire(&sources, Self::TTL).await?;
-        self.add(job, &format!("source:{source}:{what}"), release).await
+        self.add(job, &format!("source:{source}:{what}"), release)
+            .await
     }
 
     /// What each source this job used did, by source name, counted over `wanted`
     /// releases only.
-    pub async fn sources(&self, job: &JobId, wanted: &HashSet<ReleaseId>) -> Result<Vec<SourceCoverage>, KvError> {
+    pub async fn sources(
+        &self,
+        job: &JobId,
+        wanted: &HashSet<ReleaseId>,
+    ) -> Result<Vec<SourceCoverage>, KvError> {
         let mut names = self.kv.set_members(&Self::key(job, "sources")).await?;
         names.sort();
         let mut coverage = Vec::with_capacity(names.len());
@@ -166,7 +208,12 @@ impl MarketRecords {
             let served = self.count_wanted(job, &source, "served", wanted).await?;
             let blocked = self.count_wanted(job, &source, "blocked", wanted).await?;
             let failed = self.count_wanted(job, &source, "failed", wanted).await?;
-            coverage.push(SourceCoverage { source, served, blocked, failed });
+            coverage.push(SourceCoverage {
+                source,
+                served,
+                blocked,
+                failed,
+            });
         }
         Ok(coverage)
     }
@@ -176,8 +223,16 @@ impl MarketRecords {
         self.add(job, "failed", release).await
     }
 
-    async fn count_wanted(&self, job: &JobId, source: &str, what: &str, wanted: &HashSet<ReleaseId>) -> Result<u32, KvError> {
-        let members = self.members(job, &format!("source:{source}:{what}")).await?;
+    async fn count_wanted(
+        &self,
+        job: &JobId,
+        source: &str,
+        what: &str,
+        wanted: &HashSet<ReleaseId>,
+    ) -> Result<u32, KvError> {
+        let members = self
+            .members(job, &format!("source:{source}:{what}"))
+            .await?;
         Ok(members.iter().filter(|r| wanted.contains(r)).count() as u32)
     }
 

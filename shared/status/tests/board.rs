@@ -20,7 +20,10 @@ fn at(seconds: i64) -> DateTime<Utc> {
 
 async fn requested(board: &StatusBoard, kind: JobKind) -> JobId {
     let job = JobId::generate();
-    board.job_requested(&job, kind, "digger0001", at(0), at(0)).await.unwrap();
+    board
+        .job_requested(&job, kind, "digger0001", at(0), at(0))
+        .await
+        .unwrap();
     job
 }
 
@@ -29,27 +32,68 @@ async fn chunks_done_before_the_plan_count_when_it_arrives() {
     let board = board();
     let job = requested(&board, JobKind::Recommendations).await;
     for chunk in [2, 0, 2, 1] {
-        assert_eq!(board.chunk_done(&job, Stage::Profile, chunk, false, at(1)).await.unwrap(), None);
+        assert_eq!(
+            board
+                .chunk_done(&job, Stage::Profile, chunk, false, at(1))
+                .await
+                .unwrap(),
+            None
+        );
     }
-    let done = board.chunks_planned(&job, Stage::Profile, 3, at(2)).await.unwrap();
-    assert_eq!(done, Some(StageCompletion { total: 3, failed: 0 }));
+    let done = board
+        .chunks_planned(&job, Stage::Profile, 3, at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        Some(StageCompletion {
+            total: 3,
+            failed: 0
+        })
+    );
     // A redelivered plan or chunk announces nothing more.
-    board.completion_announced(&job, Stage::Profile).await.unwrap();
-    assert_eq!(board.chunks_planned(&job, Stage::Profile, 3, at(3)).await.unwrap(), None);
-    assert_eq!(board.chunk_done(&job, Stage::Profile, 1, false, at(3)).await.unwrap(), None);
+    board
+        .completion_announced(&job, Stage::Profile)
+        .await
+        .unwrap();
+    assert_eq!(
+        board
+            .chunks_planned(&job, Stage::Profile, 3, at(3))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        board
+            .chunk_done(&job, Stage::Profile, 1, false, at(3))
+            .await
+            .unwrap(),
+        None
+    );
     let status = board.read(&job, at(4)).await.unwrap().unwrap();
-    assert_eq!((status.stages[0].done, status.stages[0].total), (3, Some(3)));
+    assert_eq!(
+        (status.stages[0].done, status.stages[0].total),
+        (3, Some(3))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exactly_one_of_many_concurrent_chunks_completes_the_stage() {
     let board = board();
     let job = requested(&board, JobKind::Sync).await;
-    board.chunks_planned(&job, Stage::Profile, 20, at(1)).await.unwrap();
+    board
+        .chunks_planned(&job, Stage::Profile, 20, at(1))
+        .await
+        .unwrap();
     let tasks: Vec<_> = (0..40)
         .map(|i| {
             let (board, job) = (board.clone(), job.clone());
-            tokio::spawn(async move { board.chunk_done(&job, Stage::Profile, i % 20, false, at(2)).await.unwrap() })
+            tokio::spawn(async move {
+                board
+                    .chunk_done(&job, Stage::Profile, i % 20, false, at(2))
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut completions = 0;
@@ -63,31 +107,85 @@ async fn exactly_one_of_many_concurrent_chunks_completes_the_stage() {
 async fn an_unconfirmed_claim_lapses_so_a_redelivery_can_announce() {
     let board = board();
     let job = requested(&board, JobKind::Sync).await;
-    board.chunks_planned(&job, Stage::Profile, 1, at(1)).await.unwrap();
-    assert!(board.chunk_done(&job, Stage::Profile, 0, false, at(2)).await.unwrap().is_some());
+    board
+        .chunks_planned(&job, Stage::Profile, 1, at(1))
+        .await
+        .unwrap();
+    assert!(
+        board
+            .chunk_done(&job, Stage::Profile, 0, false, at(2))
+            .await
+            .unwrap()
+            .is_some()
+    );
     // The claimer died before publishing: nobody else may claim for now...
-    assert!(board.chunk_done(&job, Stage::Profile, 0, false, at(3)).await.unwrap().is_none());
+    assert!(
+        board
+            .chunk_done(&job, Stage::Profile, 0, false, at(3))
+            .await
+            .unwrap()
+            .is_none()
+    );
     // ...but once the claim lapses (before any ack deadline), the redelivery claims it.
     tokio::time::sleep(Duration::from_secs(11)).await;
-    assert!(board.chunk_done(&job, Stage::Profile, 0, false, at(30)).await.unwrap().is_some());
+    assert!(
+        board
+            .chunk_done(&job, Stage::Profile, 0, false, at(30))
+            .await
+            .unwrap()
+            .is_some()
+    );
     // A claim whose publish failed is released at once.
-    board.completion_not_announced(&job, Stage::Profile).await.unwrap();
-    assert!(board.chunk_done(&job, Stage::Profile, 0, false, at(31)).await.unwrap().is_some());
-    board.completion_announced(&job, Stage::Profile).await.unwrap();
+    board
+        .completion_not_announced(&job, Stage::Profile)
+        .await
+        .unwrap();
+    assert!(
+        board
+            .chunk_done(&job, Stage::Profile, 0, false, at(31))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    board
+        .completion_announced(&job, Stage::Profile)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(60)).await;
-    assert!(board.chunk_done(&job, Stage::Profile, 0, false, at(90)).await.unwrap().is_none());
+    assert!(
+        board
+            .chunk_done(&job, Stage::Profile, 0, false, at(90))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn failed_chunks_make_the_status_partial() {
     let board = board();
     let job = requested(&board, JobKind::Carts).await;
-    board.chunks_planned(&job, Stage::Market, 4, at(1)).await.unwrap();
+    board
+        .chunks_planned(&job, Stage::Market, 4, at(1))
+        .await
+        .unwrap();
     for (chunk, failed) in [(0, false), (1, true), (2, false)] {
-        board.chunk_done(&job, Stage::Market, chunk, failed, at(2)).await.unwrap();
+        board
+            .chunk_done(&job, Stage::Market, chunk, failed, at(2))
+            .await
+            .unwrap();
     }
-    let done = board.chunk_done(&job, Stage::Market, 3, false, at(3)).await.unwrap();
-    assert_eq!(done, Some(StageCompletion { total: 4, failed: 1 }));
+    let done = board
+        .chunk_done(&job, Stage::Market, 3, false, at(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        Some(StageCompletion {
+            total: 4,
+            failed: 1
+        })
+    );
     let status = board.read(&job, at(4)).await.unwrap().unwrap();
     assert!(status.partial);
     assert_eq!(status.coverage, Some(0.75));
@@ -97,22 +195,45 @@ async fn failed_chunks_make_the_status_partial() {
 async fn the_first_final_state_sticks_and_percent_never_goes_back() {
     let board = board();
     let job = requested(&board, JobKind::Recommendations).await;
-    board.chunks_planned(&job, Stage::Profile, 4, at(1)).await.unwrap();
+    board
+        .chunks_planned(&job, Stage::Profile, 4, at(1))
+        .await
+        .unwrap();
     let mut last = 0;
     for chunk in 0..4 {
-        board.chunk_done(&job, Stage::Profile, chunk, false, at(2 + i64::from(chunk))).await.unwrap();
+        board
+            .chunk_done(&job, Stage::Profile, chunk, false, at(2 + i64::from(chunk)))
+            .await
+            .unwrap();
         let status = board.read(&job, at(10)).await.unwrap().unwrap();
         assert!(status.percent >= last, "{} then {}", last, status.percent);
         assert!(status.percent < 100);
         last = status.percent;
     }
     // A late, replayed stage start does not move anything back.
-    board.stage_started(&job, Stage::Profile, at(20)).await.unwrap();
+    board
+        .stage_started(&job, Stage::Profile, at(20))
+        .await
+        .unwrap();
     assert!(board.read(&job, at(21)).await.unwrap().unwrap().percent >= last);
 
-    let error = JobError { code: "no_model".into(), message: "no model".into(), retryable: true, stage: Some(Stage::Recommend) };
+    let error = JobError {
+        code: "no_model".into(),
+        message: "no model".into(),
+        retryable: true,
+        stage: Some(Stage::Recommend),
+    };
     board.job_failed(&job, &error, at(30)).await.unwrap();
-    board.job_succeeded(&job, JobKind::Recommendations, "recommendations/x", None, at(31)).await.unwrap();
+    board
+        .job_succeeded(
+            &job,
+            JobKind::Recommendations,
+            "recommendations/x",
+            None,
+            at(31),
+        )
+        .await
+        .unwrap();
     let status = board.read(&job, at(32)).await.unwrap().unwrap();
     assert_eq!(status.state, JobState::Failed);
     assert_eq!(status.error, Some(error));
@@ -124,36 +245,98 @@ async fn the_first_final_state_sticks_and_percent_never_goes_back() {
 async fn a_successful_job_reads_as_done() {
     let board = board();
     let job = requested(&board, JobKind::Recommendations).await;
-    board.chunks_planned(&job, Stage::Profile, 0, at(1)).await.unwrap();
-    board.stage_finished(&job, Stage::Profile, StageState::Succeeded, at(2)).await.unwrap();
-    board.stage_started(&job, Stage::Recommend, at(2)).await.unwrap();
-    board.job_succeeded(&job, JobKind::Recommendations, "recommendations/digger0001", Some("20 recommendations"), at(3)).await.unwrap();
+    board
+        .chunks_planned(&job, Stage::Profile, 0, at(1))
+        .await
+        .unwrap();
+    board
+        .stage_finished(&job, Stage::Profile, StageState::Succeeded, at(2))
+        .await
+        .unwrap();
+    board
+        .stage_started(&job, Stage::Recommend, at(2))
+        .await
+        .unwrap();
+    board
+        .job_succeeded(
+            &job,
+            JobKind::Recommendations,
+            "recommendations/digger0001",
+            Some("20 recommendations"),
+            at(3),
+        )
+        .await
+        .unwrap();
     let status = board.read(&job, at(4)).await.unwrap().unwrap();
     assert_eq!(status.state, JobState::Succeeded);
     assert_eq!(status.percent, 100);
     assert_eq!(status.result.as_deref(), Some("recommendations/digger0001"));
-    assert!(status.stages.iter().all(|s| s.state == StageState::Succeeded));
-    assert_eq!(status.stages.iter().map(|s| s.name).collect::<Vec<_>>(), vec![Stage::Profile, Stage::Recommend]);
+    assert!(
+        status
+            .stages
+            .iter()
+            .all(|s| s.state == StageState::Succeeded)
+    );
+    assert_eq!(
+        status.stages.iter().map(|s| s.name).collect::<Vec<_>>(),
+        vec![Stage::Profile, Stage::Recommend]
+    );
     assert_eq!(status.username.as_deref(), Some("digger0001"));
-    assert!(board.read(&JobId::generate(), at(5)).await.unwrap().is_none());
+    assert!(
+        board
+            .read(&JobId::generate(), at(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn eta_comes_from_the_pace_of_the_last_long_stage_only() {
     let board = board();
     let job = requested(&board, JobKind::Recommendations).await;
-    board.chunks_planned(&job, Stage::Profile, 10, at(0)).await.unwrap();
-    assert_eq!(board.read(&job, at(1)).await.unwrap().unwrap().eta_seconds, None, "no pace yet");
-    board.chunk_done(&job, Stage::Profile, 0, false, at(2)).await.unwrap();
-    board.chunk_done(&job, Stage::Profile, 1, false, at(4)).await.unwrap();
+    board
+        .chunks_planned(&job, Stage::Profile, 10, at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        board.read(&job, at(1)).await.unwrap().unwrap().eta_seconds,
+        None,
+        "no pace yet"
+    );
+    board
+        .chunk_done(&job, Stage::Profile, 0, false, at(2))
+        .await
+        .unwrap();
+    board
+        .chunk_done(&job, Stage::Profile, 1, false, at(4))
+        .await
+        .unwrap();
     // Two chunks in 4 s: eight more take about 16 s (the recommend stage is quick).
-    assert_eq!(board.read(&job, at(4)).await.unwrap().unwrap().eta_seconds, Some(16));
+    assert_eq!(
+        board.read(&job, at(4)).await.unwrap().unwrap().eta_seconds,
+        Some(16)
+    );
 
     // A carts job still has the marketplace ahead while syncing: no honest estimate.
     let carts = requested(&board, JobKind::Carts).await;
-    board.chunks_planned(&carts, Stage::Profile, 10, at(0)).await.unwrap();
-    board.chunk_done(&carts, Stage::Profile, 0, false, at(2)).await.unwrap();
-    assert_eq!(board.read(&carts, at(2)).await.unwrap().unwrap().eta_seconds, None);
+    board
+        .chunks_planned(&carts, Stage::Profile, 10, at(0))
+        .await
+        .unwrap();
+    board
+        .chunk_done(&carts, Stage::Profile, 0, false, at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        board
+            .read(&carts, at(2))
+            .await
+            .unwrap()
+            .unwrap()
+            .eta_seconds,
+        None
+    );
 }
 
 #[tokio::test]
@@ -168,10 +351,22 @@ async fn stale_when_nothing_moves() {
 async fn a_later_stage_starting_finishes_the_earlier_ones() {
     let board = board();
     let job = requested(&board, JobKind::Carts).await;
-    board.stage_finished(&job, Stage::Profile, StageState::Succeeded, at(1)).await.unwrap();
-    board.stage_progress(&job, Stage::Candidates, 40, 40, None, at(2)).await.unwrap();
-    board.earlier_stages_finished(&job, JobKind::Carts, Stage::Market, at(3)).await.unwrap();
-    board.chunks_planned(&job, Stage::Market, 4, at(3)).await.unwrap();
+    board
+        .stage_finished(&job, Stage::Profile, StageState::Succeeded, at(1))
+        .await
+        .unwrap();
+    board
+        .stage_progress(&job, Stage::Candidates, 40, 40, None, at(2))
+        .await
+        .unwrap();
+    board
+        .earlier_stages_finished(&job, JobKind::Carts, Stage::Market, at(3))
+        .await
+        .unwrap();
+    board
+        .chunks_planned(&job, Stage::Market, 4, at(3))
+        .await
+        .unwrap();
     let status = board.read(&job, at(3)).await.unwrap().unwrap();
     let states: Vec<_> = status.stages.iter().map(|s| (s.name, s.state)).collect();
     assert_eq!(
@@ -185,7 +380,10 @@ async fn a_later_stage_starting_finishes_the_earlier_ones() {
     );
     assert!(status.percent < 100);
     // Redelivered, the same event changes nothing.
-    board.earlier_stages_finished(&job, JobKind::Carts, Stage::Market, at(5)).await.unwrap();
+    board
+        .earlier_stages_finished(&job, JobKind::Carts, Stage::Market, at(5))
+        .await
+        .unwrap();
     let again = board.read(&job, at(3)).await.unwrap().unwrap();
     assert_eq!(again.stages, status.stages);
 }

@@ -44,7 +44,9 @@ pub fn chromium() -> Option<PathBuf> {
     match named.filter(|p| p.is_file()).or_else(on_path) {
         Some(found) => Some(found),
         None if std::env::var_os(REQUIRE_SERVERS).is_some() => {
-            panic!("no chromium found but {REQUIRE_SERVERS} is set: apt-get install chromium (.ci/run does)")
+            panic!(
+                "no chromium found but {REQUIRE_SERVERS} is set: apt-get install chromium (.ci/run does)"
+            )
         }
         None => {
             eprintln!("skipping: no chromium on the PATH (apt-get install chromium)");

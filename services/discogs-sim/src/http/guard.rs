@@ -109,7 +109,6 @@ pub async fn guard(State(app): State<AppState>, mut request: Request, next: Next
     }
     let truncate = plan.outcome == Some(FaultKind::TruncatedBody);
 
-
     if api && app.settings.require_user_agent && !has_user_agent(request.headers()) {
         return message(
             StatusCode::FORBIDDEN,

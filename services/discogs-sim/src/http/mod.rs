@@ -86,7 +86,10 @@ pub fn router(state: AppState) -> Router {
         .route("/sell/release/{id}", get(sell_release::page))
         .route("/login", get(protection::login_page))
         .route("/oauth/request_token", get(oauth::request_token))
-        .route("/oauth/authorize", get(oauth::authorize_page).post(oauth::authorize))
+        .route(
+            "/oauth/authorize",
+            get(oauth::authorize_page).post(oauth::authorize),
+        )
         .route("/oauth/access_token", post(oauth::access_token))
         .route("/oauth/identity", get(oauth::identity))
         .fallback(unknown_route)

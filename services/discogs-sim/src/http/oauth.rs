@@ -48,18 +48,29 @@ impl OAuthBook {
 
 fn random_token() -> String {
     use rand::Rng;
-    rand::rng().sample_iter(rand::distr::Alphanumeric).take(32).map(char::from).collect()
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
 }
 
 /// The `OAuth k="v", ...` parameters, percent-decoded.
 fn oauth_parameters(headers: &HeaderMap) -> Option<HashMap<String, String>> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim().strip_prefix("OAuth ")?;
+    let value = headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim()
+        .strip_prefix("OAuth ")?;
     Some(
         value
             .split(',')
             .filter_map(|part| {
                 let (key, value) = part.trim().split_once('=')?;
-                let value = percent_decode_str(value.trim().trim_matches('"')).decode_utf8_lossy().into_owned();
+                let value = percent_decode_str(value.trim().trim_matches('"'))
+                    .decode_utf8_lossy()
+                    .into_owned();
                 Some((key.trim().to_owned(), value))
             })
             .collect(),
@@ -68,7 +79,10 @@ fn oauth_parameters(headers: &HeaderMap) -> Option<HashMap<String, String>> {
 
 fn form_body(text: String) -> Response {
     let mut response = text.into_response();
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
     response
 }
 
@@ -79,23 +93,39 @@ fn refused(reason: &str) -> Response {
 /// The PLAINTEXT signature is `consumer_secret&token_secret`; the consumer secret is
 /// not known here (any consumer is accepted), so only the token part is checked.
 fn signed_with(parameters: &HashMap<String, String>, token_secret: &str) -> bool {
-    parameters.get("oauth_signature").and_then(|s| s.rsplit_once('&')).is_some_and(|(consumer, token)| !consumer.is_empty() && token == token_secret)
+    parameters
+        .get("oauth_signature")
+        .and_then(|s| s.rsplit_once('&'))
+        .is_some_and(|(consumer, token)| !consumer.is_empty() && token == token_secret)
 }
 
 pub async fn request_token(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let Some(parameters) = oauth_parameters(&headers) else {
         return refused("Invalid consumer.");
     };
-    if parameters.get("oauth_consumer_key").is_none_or(|k| k.is_empty()) || !signed_with(&parameters, "") {
+    if parameters
+        .get("oauth_consumer_key")
+        .is_none_or(|k| k.is_empty())
+        || !signed_with(&parameters, "")
+    {
         return refused("Invalid consumer.");
     }
-    let Some(callback) = parameters.get("oauth_callback").filter(|c| c.starts_with("http://") || c.starts_with("https://")) else {
+    let Some(callback) = parameters
+        .get("oauth_callback")
+        .filter(|c| c.starts_with("http://") || c.starts_with("https://"))
+    else {
         return message(StatusCode::BAD_REQUEST, "Invalid callback.");
     };
     let (token, secret) = (random_token(), random_token());
-    let pending = PendingRequest { secret: secret.clone(), callback: callback.clone(), approved: None };
+    let pending = PendingRequest {
+        secret: secret.clone(),
+        callback: callback.clone(),
+        approved: None,
+    };
     lock(&app.oauth).requests.insert(token.clone(), pending);
-    form_body(format!("oauth_token={token}&oauth_token_secret={secret}&oauth_callback_confirmed=true"))
+    form_body(format!(
+        "oauth_token={token}&oauth_token_secret={secret}&oauth_callback_confirmed=true"
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,9 +134,16 @@ pub struct AuthorizeQuery {
 }
 
 /// The page a person sees: which simulated user approves the application.
-pub async fn authorize_page(State(app): State<AppState>, Query(query): Query<AuthorizeQuery>) -> Response {
+pub async fn authorize_page(
+    State(app): State<AppState>,
+    Query(query): Query<AuthorizeQuery>,
+) -> Response {
     if !lock(&app.oauth).requests.contains_key(&query.oauth_token) {
-        return (StatusCode::NOT_FOUND, Html("<p>This authorisation request has expired.</p>")).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Html("<p>This authorisation request has expired.</p>"),
+        )
+            .into_response();
     }
     let token = html_escape(&query.oauth_token);
     Html(format!(
@@ -121,7 +158,10 @@ pub async fn authorize_page(State(app): State<AppState>, Query(query): Query<Aut
 }
 
 fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,17 +175,32 @@ pub struct Decision {
 pub async fn authorize(State(app): State<AppState>, Form(form): Form<Decision>) -> Response {
     let user = match app.sim.account(&form.username) {
         Some(Account::Collector(user)) => user.username.clone(),
-        _ => return message(StatusCode::NOT_FOUND, "User does not exist or may have been deleted."),
+        _ => {
+            return message(
+                StatusCode::NOT_FOUND,
+                "User does not exist or may have been deleted.",
+            );
+        }
     };
     let mut book = lock(&app.oauth);
     let Some(pending) = book.requests.get_mut(&form.oauth_token) else {
-        return message(StatusCode::NOT_FOUND, "This authorisation request has expired.");
+        return message(
+            StatusCode::NOT_FOUND,
+            "This authorisation request has expired.",
+        );
     };
-    let separator = if pending.callback.contains('?') { '&' } else { '?' };
+    let separator = if pending.callback.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     let location = if form.decision == "authorize" {
         let verifier = random_token();
         pending.approved = Some((user, verifier.clone()));
-        format!("{}{separator}oauth_token={}&oauth_verifier={verifier}", pending.callback, form.oauth_token)
+        format!(
+            "{}{separator}oauth_token={}&oauth_verifier={verifier}",
+            pending.callback, form.oauth_token
+        )
     } else {
         let callback = pending.callback.clone();
         book.requests.remove(&form.oauth_token);
@@ -162,7 +217,10 @@ pub async fn access_token(State(app): State<AppState>, headers: HeaderMap) -> Re
     let Some(parameters) = oauth_parameters(&headers) else {
         return refused("Invalid consumer.");
     };
-    let (Some(token), Some(verifier)) = (parameters.get("oauth_token"), parameters.get("oauth_verifier")) else {
+    let (Some(token), Some(verifier)) = (
+        parameters.get("oauth_token"),
+        parameters.get("oauth_verifier"),
+    ) else {
         return refused("Invalid request token.");
     };
     let mut book = lock(&app.oauth);
@@ -177,18 +235,32 @@ pub async fn access_token(State(app): State<AppState>, headers: HeaderMap) -> Re
     }
     book.requests.remove(token);
     let (access, secret) = (random_token(), random_token());
-    book.access.insert(access.clone(), Grant { secret: secret.clone(), username });
+    book.access.insert(
+        access.clone(),
+        Grant {
+            secret: secret.clone(),
+            username,
+        },
+    );
     form_body(format!("oauth_token={access}&oauth_token_secret={secret}"))
 }
 
 /// Who an access token belongs to. The token's secret must sign the request.
-pub async fn identity(State(app): State<AppState>, headers: HeaderMap, Extension(context): Extension<RequestContext>) -> Response {
+pub async fn identity(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Extension(context): Extension<RequestContext>,
+) -> Response {
     let Caller::OAuth(token) = &context.caller else {
         return refused("You must authenticate to access this resource.");
     };
     let parameters = oauth_parameters(&headers).unwrap_or_default();
     let book = lock(&app.oauth);
-    let Some(grant) = book.access.get(token).filter(|g| signed_with(&parameters, &g.secret)) else {
+    let Some(grant) = book
+        .access
+        .get(token)
+        .filter(|g| signed_with(&parameters, &g.secret))
+    else {
         return refused("Invalid access token.");
     };
     let id = match app.sim.account(&grant.username) {

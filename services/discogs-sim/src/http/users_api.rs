@@ -282,7 +282,10 @@ pub async fn wants(
     let Some(user) = collector_lists(&app, &name) else {
         return unknown_user();
     };
-    if user.as_ref().is_some_and(|u| u.wantlist_private && !is_owner(&app, &context, &u.username)) {
+    if user
+        .as_ref()
+        .is_some_and(|u| u.wantlist_private && !is_owner(&app, &context, &u.username))
+    {
         return private_list(&context);
     }
     let items = user.as_ref().map_or(&[][..], |u| u.wants.as_slice());
@@ -316,7 +319,10 @@ pub async fn collection(
     let Some(user) = collector_lists(&app, &name) else {
         return unknown_user();
     };
-    if user.as_ref().is_some_and(|u| u.collection_private && !is_owner(&app, &context, &u.username)) {
+    if user
+        .as_ref()
+        .is_some_and(|u| u.collection_private && !is_owner(&app, &context, &u.username))
+    {
         return private_list(&context);
     }
     // Everything sits in "Uncategorized" (1); folder 0 is "All".

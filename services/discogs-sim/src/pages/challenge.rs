@@ -31,7 +31,10 @@ pub struct ManagedChallenge {
 
 impl ManagedChallenge {
     pub fn new(seed: u64) -> Self {
-        Self { key: splitmix64(seed ^ 0x6366_5f63_6c65_6172), issued: AtomicU64::new(0) }
+        Self {
+            key: splitmix64(seed ^ 0x6366_5f63_6c65_6172),
+            issued: AtomicU64::new(0),
+        }
     }
 
     /// Whether the request carries a clearance this simulator issued and the script solved.
@@ -50,7 +53,10 @@ impl ManagedChallenge {
     }
 
     fn tag(&self, random: &str) -> u32 {
-        fnv1a(self.key.to_le_bytes().iter().copied().chain(random.bytes()), 1)
+        fnv1a(
+            self.key.to_le_bytes().iter().copied().chain(random.bytes()),
+            1,
+        )
     }
 
     fn nonce(&self) -> String {
@@ -88,10 +94,22 @@ impl ManagedChallenge {
         );
         let mut response = (StatusCode::FORBIDDEN, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=UTF-8"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, max-age=0, no-store, no-cache, must-revalidate"));
-        headers.insert(HeaderName::from_static("cf-mitigated"), HeaderValue::from_static("challenge"));
-        headers.insert(HeaderName::from_static("server"), HeaderValue::from_static("cloudflare"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=UTF-8"),
+        );
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=0, no-store, no-cache, must-revalidate"),
+        );
+        headers.insert(
+            HeaderName::from_static("cf-mitigated"),
+            HeaderValue::from_static("challenge"),
+        );
+        headers.insert(
+            HeaderName::from_static("server"),
+            HeaderValue::from_static("cloudflare"),
+        );
         if let Ok(ray) = HeaderValue::from_str(&format!("{ray}-FRA")) {
             headers.insert(HeaderName::from_static("cf-ray"), ray);
         }
@@ -140,7 +158,10 @@ mod tests {
 
     fn with_cookie(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(COOKIE, HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")));
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")),
+        );
         headers
     }
 
@@ -150,7 +171,9 @@ mod tests {
     }
 
     async fn body_of(response: Response) -> String {
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
@@ -159,18 +182,28 @@ mod tests {
         let challenge = ManagedChallenge::new(7);
         let page = challenge.page();
         assert_eq!(page.status(), StatusCode::FORBIDDEN);
-        assert_eq!(page.headers().get("cf-mitigated").map(|v| v.as_bytes()), Some(&b"challenge"[..]));
+        assert_eq!(
+            page.headers().get("cf-mitigated").map(|v| v.as_bytes()),
+            Some(&b"challenge"[..])
+        );
         let nonce = nonce_in(&body_of(page).await);
         let solved = format!("{nonce}.{:x}", solve(&nonce));
 
-        assert!(challenge.admits(&with_cookie(&format!("theme=dark; {CLEARANCE_COOKIE}={solved}"))));
+        assert!(challenge.admits(&with_cookie(&format!(
+            "theme=dark; {CLEARANCE_COOKIE}={solved}"
+        ))));
         assert!(!challenge.admits(&HeaderMap::new()));
         assert!(!challenge.admits(&with_cookie(&format!("{CLEARANCE_COOKIE}={nonce}.0"))));
         // Another simulator (another seed) did not issue this nonce.
-        assert!(!ManagedChallenge::new(8).admits(&with_cookie(&format!("{CLEARANCE_COOKIE}={solved}"))));
+        assert!(
+            !ManagedChallenge::new(8).admits(&with_cookie(&format!("{CLEARANCE_COOKIE}={solved}")))
+        );
         // A made-up nonce fails its tag even when its answer is right.
         let forged = "0123456789abcdef00000000";
-        assert!(!challenge.admits(&with_cookie(&format!("{CLEARANCE_COOKIE}={forged}.{:x}", solve(forged)))));
+        assert!(!challenge.admits(&with_cookie(&format!(
+            "{CLEARANCE_COOKIE}={forged}.{:x}",
+            solve(forged)
+        ))));
         assert!(!challenge.admits(&with_cookie(&format!("{CLEARANCE_COOKIE}=short"))));
     }
 

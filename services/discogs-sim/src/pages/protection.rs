@@ -44,7 +44,10 @@ pub fn block_page() -> Response {
         <span class=\"code-label\">Error code <span class=\"cf-error-code\">1020</span></span></h1>\
         <p>You do not have access to www.discogs.com.</p></div></div></body></html>";
     let mut response = (StatusCode::FORBIDDEN, [(CONTENT_TYPE, HTML)], body).into_response();
-    response.headers_mut().insert(HeaderName::from_static("server"), HeaderValue::from_static("cloudflare"));
+    response.headers_mut().insert(
+        HeaderName::from_static("server"),
+        HeaderValue::from_static("cloudflare"),
+    );
     response
 }
 

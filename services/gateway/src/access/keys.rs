@@ -20,7 +20,13 @@ impl std::fmt::Debug for ApiKeys {
 
 impl ApiKeys {
     pub fn new(keys: &[String]) -> Self {
-        Self { digests: keys.iter().filter(|k| !k.is_empty()).map(|k| Sha256::digest(k.as_bytes()).into()).collect() }
+        Self {
+            digests: keys
+                .iter()
+                .filter(|k| !k.is_empty())
+                .map(|k| Sha256::digest(k.as_bytes()).into())
+                .collect(),
+        }
     }
 
     pub fn are_required(&self) -> bool {
@@ -29,15 +35,26 @@ impl ApiKeys {
 
     /// Whether the request carries one of the configured keys.
     pub fn presented_by(&self, headers: &HeaderMap) -> bool {
-        let presented = headers.get("x-api-key").and_then(|v| v.to_str().ok()).or_else(|| {
-            headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
-        });
+        let presented = headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| {
+                headers
+                    .get(AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+            });
         let Some(presented) = presented.map(str::trim).filter(|k| !k.is_empty()) else {
             return false;
         };
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         // Every configured key is compared, whichever matches.
-        self.digests.iter().fold(subtle::Choice::from(0), |found, key| found | key.ct_eq(&digest)).into()
+        self.digests
+            .iter()
+            .fold(subtle::Choice::from(0), |found, key| {
+                found | key.ct_eq(&digest)
+            })
+            .into()
     }
 }
 

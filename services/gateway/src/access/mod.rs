@@ -63,13 +63,21 @@ pub struct JobOwner {
 impl JobOwner {
     /// The owner of a job `caller` starts for `username`.
     pub fn for_request(caller: &Caller, username: &Username) -> Self {
-        Self { session: caller.session.as_ref().map(|s| s.key.clone()), private: caller.is_signed_in_as(username.as_str()) }
+        Self {
+            session: caller.session.as_ref().map(|s| s.key.clone()),
+            private: caller.is_signed_in_as(username.as_str()),
+        }
     }
 }
 
 /// Whether `caller` may see job `job` of `username`. Answers 404, not 403, for a
 /// private job: its existence is none of the caller's business.
-pub async fn check_may_read_job(owners: &Owners, caller: &Caller, job: &JobId, username: &str) -> Result<(), ApiError> {
+pub async fn check_may_read_job(
+    owners: &Owners,
+    caller: &Caller,
+    job: &JobId,
+    username: &str,
+) -> Result<(), ApiError> {
     if caller.has_api_key || caller.is_signed_in_as(username) {
         return Ok(());
     }
@@ -79,7 +87,12 @@ pub async fn check_may_read_job(owners: &Owners, caller: &Caller, job: &JobId, u
     Ok(())
 }
 
-pub async fn check_may_cancel_job(owners: &Owners, caller: &Caller, job: &JobId, username: &str) -> Result<(), ApiError> {
+pub async fn check_may_cancel_job(
+    owners: &Owners,
+    caller: &Caller,
+    job: &JobId,
+    username: &str,
+) -> Result<(), ApiError> {
     check_may_read_job(owners, caller, job, username).await?;
     if caller.has_api_key || caller.is_signed_in_as(username) {
         return Ok(());
@@ -87,23 +100,40 @@ pub async fn check_may_cancel_job(owners: &Owners, caller: &Caller, job: &JobId,
     let owner = owners.of(job).await?;
     match (&owner.session, &caller.session) {
         (Some(started_by), Some(session)) if *started_by == session.key => Ok(()),
-        _ => Err(ApiError::Forbidden("only the session that started a job, its user or an api key may cancel it".into())),
+        _ => Err(ApiError::Forbidden(
+            "only the session that started a job, its user or an api key may cancel it".into(),
+        )),
     }
 }
 
-pub async fn check_may_read_recommendations(kv: &dyn KeyValue, caller: &Caller, username: &Username) -> Result<(), ApiError> {
+pub async fn check_may_read_recommendations(
+    kv: &dyn KeyValue,
+    caller: &Caller,
+    username: &Username,
+) -> Result<(), ApiError> {
     if caller.has_api_key || caller.is_signed_in_as(username.as_str()) {
         return Ok(());
     }
-    if kv.get(&private_user_key(username.as_str())).await.map_err(ApiError::unavailable)?.is_some() {
-        return Err(ApiError::Forbidden(format!("{username}'s recommendations are visible to {username} only; sign in with discogs")));
+    if kv
+        .get(&private_user_key(username.as_str()))
+        .await
+        .map_err(ApiError::unavailable)?
+        .is_some()
+    {
+        return Err(ApiError::Forbidden(format!(
+            "{username}'s recommendations are visible to {username} only; sign in with discogs"
+        )));
     }
     Ok(())
 }
 
 /// Identifies the caller of every API request, and refuses it when keys are configured
 /// and it holds neither a key nor a signed-in session.
-pub async fn authenticate(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn authenticate(
+    State(gateway): State<Gateway>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let caller = identify(&gateway.keys, &gateway.sessions, request.headers().clone()).await?;
     if gateway.keys.are_required() && !caller.has_api_key && caller.signed_in_as().is_none() {
         return Err(ApiError::Unauthenticated);
@@ -112,8 +142,18 @@ pub async fn authenticate(State(gateway): State<Gateway>, mut request: Request, 
     Ok(next.run(request).await)
 }
 
-async fn identify(keys: &Arc<ApiKeys>, sessions: &Sessions, headers: HeaderMap) -> Result<Caller, ApiError> {
+async fn identify(
+    keys: &Arc<ApiKeys>,
+    sessions: &Sessions,
+    headers: HeaderMap,
+) -> Result<Caller, ApiError> {
     let has_api_key = keys.presented_by(&headers);
-    let session = sessions.find(&headers).await.map_err(ApiError::unavailable)?;
-    Ok(Caller { has_api_key, session })
+    let session = sessions
+        .find(&headers)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Caller {
+        has_api_key,
+        session,
+    })
 }

@@ -34,7 +34,10 @@ pub struct Owners {
 
 impl Owners {
     pub fn new(kv: Arc<dyn KeyValue>) -> Self {
-        Self { kv, known: Arc::new(Mutex::new(HashMap::new())) }
+        Self {
+            kv,
+            known: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     fn remember(&self, job: &JobId, owner: &JobOwner) {
@@ -45,11 +48,22 @@ impl Owners {
         known.insert(job.clone(), owner.clone());
     }
 
-    pub async fn record(&self, job: &JobId, username: &Username, owner: &JobOwner) -> Result<(), ApiError> {
+    pub async fn record(
+        &self,
+        job: &JobId,
+        username: &Username,
+        owner: &JobOwner,
+    ) -> Result<(), ApiError> {
         let record = serde_json::to_string(owner).map_err(ApiError::unavailable)?;
-        self.kv.set(&owner_key(job), &record, Some(OWNER_TTL)).await.map_err(ApiError::unavailable)?;
+        self.kv
+            .set(&owner_key(job), &record, Some(OWNER_TTL))
+            .await
+            .map_err(ApiError::unavailable)?;
         if owner.private {
-            self.kv.set(&private_user_key(username.as_str()), "1", Some(OWNER_TTL)).await.map_err(ApiError::unavailable)?;
+            self.kv
+                .set(&private_user_key(username.as_str()), "1", Some(OWNER_TTL))
+                .await
+                .map_err(ApiError::unavailable)?;
         }
         self.remember(job, owner);
         Ok(())
@@ -58,10 +72,19 @@ impl Owners {
     /// A job without an owner record (older than [`OWNER_TTL`]) counts as public; that
     /// answer is not kept, in case the record is being written by another replica.
     pub async fn of(&self, job: &JobId) -> Result<JobOwner, ApiError> {
-        if let Some(owner) = self.known.lock().unwrap_or_else(PoisonError::into_inner).get(job) {
+        if let Some(owner) = self
+            .known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(job)
+        {
             return Ok(owner.clone());
         }
-        let record = self.kv.get(&owner_key(job)).await.map_err(ApiError::unavailable)?;
+        let record = self
+            .kv
+            .get(&owner_key(job))
+            .await
+            .map_err(ApiError::unavailable)?;
         let Some(owner) = record.and_then(|r| serde_json::from_str::<JobOwner>(&r).ok()) else {
             return Ok(JobOwner::default());
         };
@@ -83,10 +106,19 @@ mod tests {
         let (job, user) = (JobId::generate(), Username::parse("digger").unwrap());
         // Not recorded yet: public, and asked again next time.
         assert_eq!(elsewhere.of(&job).await.unwrap(), JobOwner::default());
-        let owner = JobOwner { session: Some("abc".into()), private: true };
+        let owner = JobOwner {
+            session: Some("abc".into()),
+            private: true,
+        };
         owners.record(&job, &user, &owner).await.unwrap();
         assert_eq!(elsewhere.of(&job).await.unwrap(), owner);
-        assert_eq!(kv.get(&private_user_key("digger")).await.unwrap().as_deref(), Some("1"));
+        assert_eq!(
+            kv.get(&private_user_key("digger"))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("1")
+        );
         // Once read, the store is not asked again.
         kv.delete(&owner_key(&job)).await.unwrap();
         assert_eq!(elsewhere.of(&job).await.unwrap(), owner);

@@ -45,7 +45,11 @@ fn store_key(session_key: &str) -> String {
 
 impl Sessions {
     pub fn new(kv: Arc<dyn KeyValue>, lifetime: Duration, secure_cookies: bool) -> Self {
-        Self { kv, lifetime, secure_cookies }
+        Self {
+            kv,
+            lifetime,
+            secure_cookies,
+        }
     }
 
     /// The session the request's cookie names, if it exists.
@@ -61,15 +65,23 @@ impl Sessions {
         let Ok(stored) = serde_json::from_str::<StoredSession>(&stored) else {
             return Ok(None);
         };
-        Ok(Some(Session { key, username: stored.username }))
+        Ok(Some(Session {
+            key,
+            username: stored.username,
+        }))
     }
 
     /// Starts a session; returns it and the `Set-Cookie` value that hands it out.
     pub async fn start(&self, username: Option<Username>) -> Result<(Session, String), KvError> {
         let id = hex(&rand::random::<[u8; 32]>());
         let key = hex(&Sha256::digest(id.as_bytes()));
-        let record = serde_json::to_string(&StoredSession { username: username.clone() }).unwrap_or_default();
-        self.kv.set(&store_key(&key), &record, Some(self.lifetime)).await?;
+        let record = serde_json::to_string(&StoredSession {
+            username: username.clone(),
+        })
+        .unwrap_or_default();
+        self.kv
+            .set(&store_key(&key), &record, Some(self.lifetime))
+            .await?;
         let cookie = self.cookie(&id, self.lifetime.as_secs());
         Ok((Session { key, username }, cookie))
     }
@@ -111,22 +123,39 @@ mod tests {
     fn with_cookie(set_cookie: &str) -> HeaderMap {
         let pair = set_cookie.split(';').next().unwrap();
         let mut headers = HeaderMap::new();
-        headers.insert(COOKIE, HeaderValue::from_str(&format!("other=1; {pair}")).unwrap());
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("other=1; {pair}")).unwrap(),
+        );
         headers
     }
 
     #[tokio::test]
     async fn a_session_is_found_by_its_cookie_and_ends() {
-        let sessions = Sessions::new(Arc::new(MemoryKeyValue::new()), Duration::from_secs(60), true);
+        let sessions = Sessions::new(
+            Arc::new(MemoryKeyValue::new()),
+            Duration::from_secs(60),
+            true,
+        );
         let user = Username::parse("digger").unwrap();
         let (session, cookie) = sessions.start(Some(user.clone())).await.unwrap();
-        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Secure"));
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax")
+                && cookie.contains("Secure")
+        );
         let found = sessions.find(&with_cookie(&cookie)).await.unwrap().unwrap();
         assert_eq!(found, session);
         assert_eq!(found.username, Some(user));
         let cleared = sessions.end(&found).await.unwrap();
         assert!(cleared.contains("Max-Age=0"));
         assert_eq!(sessions.find(&with_cookie(&cookie)).await.unwrap(), None);
-        assert_eq!(sessions.find(&with_cookie("cratedigger_session=forged")).await.unwrap(), None);
+        assert_eq!(
+            sessions
+                .find(&with_cookie("cratedigger_session=forged"))
+                .await
+                .unwrap(),
+            None
+        );
     }
 }

@@ -13,8 +13,8 @@ use futures::Stream;
 
 use crate::access::Caller;
 use crate::error::ErrorBody;
-use crate::openapi::StatusEventDoc;
 use crate::jobs::{parse_job_id, visible_status};
+use crate::openapi::StatusEventDoc;
 use crate::{ApiError, Gateway};
 
 /// The event name of every status message.
@@ -47,7 +47,14 @@ pub(crate) async fn follow(
     // Refuse unknown or hidden jobs with a normal error before the stream starts.
     visible_status(&gateway, &caller, &job).await?;
     let every = Duration::from_millis(gateway.settings.events_poll_ms.max(20));
-    let start = Follow { gateway, caller, job, last_sent: None, finished: false, every };
+    let start = Follow {
+        gateway,
+        caller,
+        job,
+        last_sent: None,
+        finished: false,
+        every,
+    };
     let stream = futures::stream::unfold(start, |mut follow| async move {
         loop {
             if follow.finished {
@@ -74,4 +81,3 @@ pub(crate) async fn follow(
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
-

@@ -26,8 +26,8 @@ use crate::access::{self, Caller, JobOwner};
 use crate::error::ErrorBody;
 use crate::{ApiError, Gateway};
 pub use record::{StatusRecord, read_status};
-pub use request::CreateJob;
 use record::{StoredRequest, request_key, stored_request};
+pub use request::CreateJob;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CreatedJob {
@@ -38,7 +38,8 @@ pub struct CreatedJob {
 }
 
 pub(crate) fn parse_job_id(id: &str) -> Result<JobId, ApiError> {
-    id.parse().map_err(|_| ApiError::invalid("id", "job ids are UUIDs"))
+    id.parse()
+        .map_err(|_| ApiError::invalid("id", "job ids are UUIDs"))
 }
 
 /// Start a job.
@@ -61,23 +62,44 @@ pub(crate) async fn create(
     let (caller, set_cookie) = match caller.session {
         Some(_) => (caller, None),
         None => {
-            let (session, cookie) = gateway.sessions.start(None).await.map_err(ApiError::unavailable)?;
-            (Caller { session: Some(session), ..caller }, Some(cookie))
+            let (session, cookie) = gateway
+                .sessions
+                .start(None)
+                .await
+                .map_err(ApiError::unavailable)?;
+            (
+                Caller {
+                    session: Some(session),
+                    ..caller
+                },
+                Some(cookie),
+            )
         }
     };
     let owner = JobOwner::for_request(&caller, &spec.username);
-    let scope = if owner.private { format!("private:{}", spec.username) } else { "public".to_owned() };
+    let scope = if owner.private {
+        format!("private:{}", spec.username)
+    } else {
+        "public".to_owned()
+    };
     let dedup_key = format!("dedup:{scope}:{}", valid.identity);
     let kv = gateway.kv.as_ref();
     let ttl = Some(gateway.dedup_ttl());
     let with_cookie = |created: CreatedJob| {
         let mut response = (StatusCode::ACCEPTED, Json(created)).into_response();
-        if let Some(cookie) = set_cookie.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+        if let Some(cookie) = set_cookie
+            .as_deref()
+            .and_then(|c| HeaderValue::from_str(c).ok())
+        {
             response.headers_mut().insert(SET_COOKIE, cookie);
         }
         response
     };
-    if !kv.set_if_absent(&dedup_key, spec.id.as_str(), ttl).await.map_err(ApiError::unavailable)? {
+    if !kv
+        .set_if_absent(&dedup_key, spec.id.as_str(), ttl)
+        .await
+        .map_err(ApiError::unavailable)?
+    {
         if let Some(existing) = kv.get(&dedup_key).await.map_err(ApiError::unavailable)?
             && let Ok(existing) = existing.parse::<JobId>()
             && is_worth_returning(&gateway, &existing).await?
@@ -85,13 +107,30 @@ pub(crate) async fn create(
             return Ok(with_cookie(created(&existing, true)));
         }
         // The earlier job failed or was cancelled (or is gone): start afresh.
-        kv.set(&dedup_key, spec.id.as_str(), ttl).await.map_err(ApiError::unavailable)?;
+        kv.set(&dedup_key, spec.id.as_str(), ttl)
+            .await
+            .map_err(ApiError::unavailable)?;
     }
-    gateway.owners.record(&spec.id, &spec.username, &owner).await?;
-    let stored = serde_json::to_string(&StoredRequest { spec: spec.clone(), dedup_key }).map_err(ApiError::unavailable)?;
-    kv.set(&request_key(&spec.id), &stored, Some(gateway.request_ttl())).await.map_err(ApiError::unavailable)?;
-    let event = pb::JobRequested { job: Some(job_to_pb(&spec)) };
-    gateway.publisher.publish(&event).await.map_err(ApiError::unavailable)?;
+    gateway
+        .owners
+        .record(&spec.id, &spec.username, &owner)
+        .await?;
+    let stored = serde_json::to_string(&StoredRequest {
+        spec: spec.clone(),
+        dedup_key,
+    })
+    .map_err(ApiError::unavailable)?;
+    kv.set(&request_key(&spec.id), &stored, Some(gateway.request_ttl()))
+        .await
+        .map_err(ApiError::unavailable)?;
+    let event = pb::JobRequested {
+        job: Some(job_to_pb(&spec)),
+    };
+    gateway
+        .publisher
+        .publish(&event)
+        .await
+        .map_err(ApiError::unavailable)?;
     tracing::info!(job_id = %spec.id, kind = %spec.kind, username = %spec.username, private = owner.private, "job started");
     Ok(with_cookie(created(&spec.id, false)))
 }
@@ -109,13 +148,29 @@ async fn is_worth_returning(gateway: &Gateway, job: &JobId) -> Result<bool, ApiE
 }
 
 fn created(job: &JobId, existing: bool) -> CreatedJob {
-    CreatedJob { job_id: job.to_string(), status_url: format!("/api/v1/jobs/{job}"), existing }
+    CreatedJob {
+        job_id: job.to_string(),
+        status_url: format!("/api/v1/jobs/{job}"),
+        existing,
+    }
 }
 
 /// The job's status, if the caller may see it.
-pub(crate) async fn visible_status(gateway: &Gateway, caller: &Caller, job: &JobId) -> Result<StatusRecord, ApiError> {
-    let status = read_status(&gateway.board, gateway.kv.as_ref(), job).await?.ok_or_else(|| ApiError::NotFound(format!("no job {job}")))?;
-    access::check_may_read_job(&gateway.owners, caller, job, status.username.as_deref().unwrap_or_default()).await?;
+pub(crate) async fn visible_status(
+    gateway: &Gateway,
+    caller: &Caller,
+    job: &JobId,
+) -> Result<StatusRecord, ApiError> {
+    let status = read_status(&gateway.board, gateway.kv.as_ref(), job)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no job {job}")))?;
+    access::check_may_read_job(
+        &gateway.owners,
+        caller,
+        job,
+        status.username.as_deref().unwrap_or_default(),
+    )
+    .await?;
     Ok(StatusRecord::new(status))
 }
 
@@ -158,7 +213,10 @@ pub(crate) async fn cancel(
     match record.status.state {
         JobState::Cancelled => return Ok((StatusCode::ACCEPTED, Json(record))),
         JobState::Succeeded | JobState::Failed => {
-            return Err(ApiError::Conflict(format!("job {job} already {}", record.status.state.as_str())));
+            return Err(ApiError::Conflict(format!(
+                "job {job} already {}",
+                record.status.state.as_str()
+            )));
         }
         JobState::Queued | JobState::Running => {}
     }
@@ -167,11 +225,29 @@ pub(crate) async fn cancel(
         .ok_or_else(|| ApiError::Conflict(format!("job {job} is too old to cancel")))?;
     // An identical request made from now on starts a new job, even before the tracker
     // has recorded the cancellation.
-    if gateway.kv.get(&request.dedup_key).await.map_err(ApiError::unavailable)?.as_deref() == Some(job.as_str()) {
-        gateway.kv.delete(&request.dedup_key).await.map_err(ApiError::unavailable)?;
+    if gateway
+        .kv
+        .get(&request.dedup_key)
+        .await
+        .map_err(ApiError::unavailable)?
+        .as_deref()
+        == Some(job.as_str())
+    {
+        gateway
+            .kv
+            .delete(&request.dedup_key)
+            .await
+            .map_err(ApiError::unavailable)?;
     }
-    let event = pb::JobCancelled { job: Some(job_to_pb(&request.spec)), reason: "cancelled by the user".into() };
-    gateway.publisher.publish(&event).await.map_err(ApiError::unavailable)?;
+    let event = pb::JobCancelled {
+        job: Some(job_to_pb(&request.spec)),
+        reason: "cancelled by the user".into(),
+    };
+    gateway
+        .publisher
+        .publish(&event)
+        .await
+        .map_err(ApiError::unavailable)?;
     tracing::info!(job_id = %job, "job cancelled");
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
@@ -190,8 +266,15 @@ pub struct SessionInfo {
 
 #[utoipa::path(get, path = "/api/v1/session", tag = "session",
     responses((status = 200, description = "Who the caller is", body = SessionInfo)))]
-pub(crate) async fn session(State(gateway): State<Gateway>, headers: HeaderMap) -> Result<Json<SessionInfo>, ApiError> {
-    let session = gateway.sessions.find(&headers).await.map_err(ApiError::unavailable)?;
+pub(crate) async fn session(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+) -> Result<Json<SessionInfo>, ApiError> {
+    let session = gateway
+        .sessions
+        .find(&headers)
+        .await
+        .map_err(ApiError::unavailable)?;
     Ok(Json(SessionInfo {
         username: session.and_then(|s| s.username).map(String::from),
         api_key: gateway.keys.presented_by(&headers),

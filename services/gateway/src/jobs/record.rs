@@ -24,11 +24,20 @@ pub fn request_key(job: &JobId) -> String {
     format!("request:{job}")
 }
 
-pub async fn stored_request(kv: &dyn KeyValue, job: &JobId) -> Result<Option<StoredRequest>, ApiError> {
-    let Some(record) = kv.get(&request_key(job)).await.map_err(ApiError::unavailable)? else {
+pub async fn stored_request(
+    kv: &dyn KeyValue,
+    job: &JobId,
+) -> Result<Option<StoredRequest>, ApiError> {
+    let Some(record) = kv
+        .get(&request_key(job))
+        .await
+        .map_err(ApiError::unavailable)?
+    else {
         return Ok(None);
     };
-    serde_json::from_str(&record).map(Some).map_err(ApiError::unavailable)
+    serde_json::from_str(&record)
+        .map(Some)
+        .map_err(ApiError::unavailable)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -58,19 +67,34 @@ impl StatusRecord {
     pub fn new(status: JobStatus) -> Self {
         let job = status.job_id.clone();
         let results = match (status.kind, status.username.as_deref()) {
-            (Some(JobKind::Recommendations), Some(username)) => Some(format!("/api/v1/users/{}/recommendations", encode(username))),
+            (Some(JobKind::Recommendations), Some(username)) => Some(format!(
+                "/api/v1/users/{}/recommendations",
+                encode(username)
+            )),
             (Some(JobKind::Carts), _) => Some(format!("/api/v1/jobs/{job}/carts")),
             _ => None,
         };
-        let links = Links { this: format!("/api/v1/jobs/{job}"), events: format!("/api/v1/jobs/{job}/events"), results };
+        let links = Links {
+            this: format!("/api/v1/jobs/{job}"),
+            events: format!("/api/v1/jobs/{job}/events"),
+            results,
+        };
         Self { status, links }
     }
 }
 
 /// The job's status; a job accepted but not yet on the board reads as queued. None when
 /// neither the board nor the request store knows the job.
-pub async fn read_status(board: &StatusBoard, kv: &dyn KeyValue, job: &JobId) -> Result<Option<JobStatus>, ApiError> {
-    if let Some(status) = board.read(job, Utc::now()).await.map_err(ApiError::unavailable)? {
+pub async fn read_status(
+    board: &StatusBoard,
+    kv: &dyn KeyValue,
+    job: &JobId,
+) -> Result<Option<JobStatus>, ApiError> {
+    if let Some(status) = board
+        .read(job, Utc::now())
+        .await
+        .map_err(ApiError::unavailable)?
+    {
         return Ok(Some(status));
     }
     let Some(request) = stored_request(kv, job).await? else {

@@ -3,7 +3,9 @@
 //! is stored or any request reaches Discogs.
 
 use chrono::{SecondsFormat, Utc};
-use cratedigger_domain::{CartCriteria, Country, JobId, JobKind, JobSpec, MediaCondition, Money, Username};
+use cratedigger_domain::{
+    CartCriteria, Country, JobId, JobKind, JobSpec, MediaCondition, Money, Username,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -27,7 +29,12 @@ pub struct CreateJob {
     #[schema(example = "recommendations", value_type = JobKindDoc)]
     pub kind: String,
     /// A Discogs username: letters, digits, `.`, `-`, `_`; at most 64 characters.
-    #[schema(example = "digger0001", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$")]
+    #[schema(
+        example = "digger0001",
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$"
+    )]
     pub username: String,
     /// Carts jobs only (required for them).
     #[serde(default)]
@@ -56,46 +63,85 @@ pub struct ValidRequest {
 
 /// `field` read as `T`, or a 400 naming it.
 fn typed<T: DeserializeOwned>(field: &str, value: &Value) -> Result<T, ApiError> {
-    serde_json::from_value(value.clone()).map_err(|e| ApiError::invalid(field, strip_position(&e.to_string())))
+    serde_json::from_value(value.clone())
+        .map_err(|e| ApiError::invalid(field, strip_position(&e.to_string())))
 }
 
 /// serde's "at line 1 column 7" points into a value we re-read, not into the request.
 fn strip_position(message: &str) -> String {
-    message.split(" at line ").next().unwrap_or(message).to_owned()
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_owned()
 }
 
 fn object<'a>(field: &str, value: &'a Value) -> Result<&'a Map<String, Value>, ApiError> {
-    value.as_object().ok_or_else(|| ApiError::invalid(field, "must be a json object"))
+    value
+        .as_object()
+        .ok_or_else(|| ApiError::invalid(field, "must be a json object"))
 }
 
-fn reject_unknown(prefix: &str, object: &Map<String, Value>, known: &[&str]) -> Result<(), ApiError> {
+fn reject_unknown(
+    prefix: &str,
+    object: &Map<String, Value>,
+    known: &[&str],
+) -> Result<(), ApiError> {
     match object.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(unknown) => Err(ApiError::invalid(format!("{prefix}{unknown}"), format!("unknown field; expected one of {}", known.join(", ")))),
+        Some(unknown) => Err(ApiError::invalid(
+            format!("{prefix}{unknown}"),
+            format!("unknown field; expected one of {}", known.join(", ")),
+        )),
         None => Ok(()),
     }
 }
 
 pub fn parse(body: &[u8], default_limit: u32) -> Result<ValidRequest, ApiError> {
-    let body: Value = serde_json::from_slice(body).map_err(|e| ApiError::invalid("body", format!("not valid json: {e}")))?;
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid("body", format!("not valid json: {e}")))?;
     let fields = object("body", &body)?;
     reject_unknown("", fields, &FIELDS)?;
-    let required = |name: &str| fields.get(name).filter(|v| !v.is_null()).ok_or_else(|| ApiError::invalid(name, "is required"));
+    let required = |name: &str| {
+        fields
+            .get(name)
+            .filter(|v| !v.is_null())
+            .ok_or_else(|| ApiError::invalid(name, "is required"))
+    };
     let kind: String = typed("kind", required("kind")?)?;
     let kind: JobKind = kind.parse().map_err(|e| ApiError::invalid("kind", e))?;
     let username: String = typed("username", required("username")?)?;
     let username = Username::parse(&username).map_err(|e| ApiError::invalid("username", e))?;
     let optional = |name: &str| fields.get(name).filter(|v| !v.is_null());
     let criteria = match (kind, optional("criteria")) {
-        (JobKind::Carts, None) => return Err(ApiError::invalid("criteria", "a carts job needs criteria with at least a budget")),
+        (JobKind::Carts, None) => {
+            return Err(ApiError::invalid(
+                "criteria",
+                "a carts job needs criteria with at least a budget",
+            ));
+        }
         (JobKind::Carts, Some(criteria)) => Some(criteria_from(criteria)?),
-        (_, Some(_)) => return Err(ApiError::invalid("criteria", "only carts jobs take criteria")),
+        (_, Some(_)) => {
+            return Err(ApiError::invalid(
+                "criteria",
+                "only carts jobs take criteria",
+            ));
+        }
         (_, None) => None,
     };
-    let limit = optional("limit").map(|v| typed::<u32>("limit", v)).transpose()?.unwrap_or(default_limit);
+    let limit = optional("limit")
+        .map(|v| typed::<u32>("limit", v))
+        .transpose()?
+        .unwrap_or(default_limit);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid("limit", format!("must be from 1 to {MAX_LIMIT}")));
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be from 1 to {MAX_LIMIT}"),
+        ));
     }
-    let wantlist_share = optional("wantlist_share").map(|v| typed::<f64>("wantlist_share", v)).transpose()?.unwrap_or(0.5);
+    let wantlist_share = optional("wantlist_share")
+        .map(|v| typed::<f64>("wantlist_share", v))
+        .transpose()?
+        .unwrap_or(0.5);
     if !(0.0..=1.0).contains(&wantlist_share) {
         return Err(ApiError::invalid("wantlist_share", "must be from 0 to 1"));
     }
@@ -158,7 +204,9 @@ fn criteria_from(value: &Value) -> Result<CartCriteria, ApiError> {
         }
     }
     let criteria: CartCriteria = typed("criteria", value)?;
-    criteria.validate().map_err(|e| ApiError::invalid(format!("criteria.{}", e.field), e.reason))?;
+    criteria
+        .validate()
+        .map_err(|e| ApiError::invalid(format!("criteria.{}", e.field), e.reason))?;
     Ok(criteria)
 }
 
@@ -170,7 +218,10 @@ fn check_money(field: &str, value: &Value) -> Result<(), ApiError> {
     reject_unknown(&format!("{field}."), parts, &["minor", "currency"])?;
     let money: Money = typed(field, value)?;
     if money.minor > MAX_BUDGET_MAJOR.saturating_mul(money.currency.minor_per_major()) {
-        return Err(ApiError::invalid(format!("{field}.minor"), format!("must be at most {MAX_BUDGET_MAJOR} {}", money.currency)));
+        return Err(ApiError::invalid(
+            format!("{field}.minor"),
+            format!("must be at most {MAX_BUDGET_MAJOR} {}", money.currency),
+        ));
     }
     Ok(())
 }
@@ -182,11 +233,15 @@ fn check_countries(field: &str, value: &Value) -> Result<(), ApiError> {
         let name = name.trim();
         let fine = !name.is_empty()
             && name.chars().count() <= MAX_COUNTRY_LEN
-            && name.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '.' | ',' | '(' | ')' | '&'));
+            && name.chars().all(|c| {
+                c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '.' | ',' | '(' | ')' | '&')
+            });
         if !fine {
             return Err(ApiError::invalid(
                 format!("{field}[{i}]"),
-                format!("is not a country name (letters, spaces and - ' . , ( ) &, at most {MAX_COUNTRY_LEN} characters)"),
+                format!(
+                    "is not a country name (letters, spaces and - ' . , ( ) &, at most {MAX_COUNTRY_LEN} characters)"
+                ),
             ));
         }
     }
@@ -194,11 +249,20 @@ fn check_countries(field: &str, value: &Value) -> Result<(), ApiError> {
 }
 
 /// The same wish written differently (country case and order) is the same request.
-fn identity_of(kind: JobKind, username: &Username, criteria: Option<&CartCriteria>, limit: u32, wantlist_share: f64) -> String {
+fn identity_of(
+    kind: JobKind,
+    username: &Username,
+    criteria: Option<&CartCriteria>,
+    limit: u32,
+    wantlist_share: f64,
+) -> String {
     let criteria = criteria.map(|c| {
         let mut c = c.clone();
         for list in [&mut c.ships_from, &mut c.ships_from_exclude] {
-            let mut names: Vec<String> = list.iter().map(|country| country.as_str().to_lowercase()).collect();
+            let mut names: Vec<String> = list
+                .iter()
+                .map(|country| country.as_str().to_lowercase())
+                .collect();
             names.sort();
             names.dedup();
             *list = names.iter().map(|n| Country::new(n)).collect();
@@ -208,7 +272,10 @@ fn identity_of(kind: JobKind, username: &Username, criteria: Option<&CartCriteri
     let identity = serde_json::json!({
         "kind": kind, "username": username, "criteria": criteria, "limit": limit, "wantlist_share": wantlist_share,
     });
-    Sha256::digest(identity.to_string().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(identity.to_string().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -234,42 +301,144 @@ mod tests {
         let eur = json!({"minor": 5000, "currency": "EUR"});
         assert_eq!(field_of(json!([])), "body");
         assert_eq!(field_of(json!({"username": "digger"})), "kind");
-        assert_eq!(field_of(json!({"kind": "nap", "username": "digger"})), "kind");
+        assert_eq!(
+            field_of(json!({"kind": "nap", "username": "digger"})),
+            "kind"
+        );
         assert_eq!(field_of(json!({"kind": "recommendations"})), "username");
         for bad in ["../x", "a/b", "%2e%2e", "..", "", &"a".repeat(200)] {
-            assert_eq!(field_of(json!({"kind": "recommendations", "username": bad})), "username", "{bad}");
+            assert_eq!(
+                field_of(json!({"kind": "recommendations", "username": bad})),
+                "username",
+                "{bad}"
+            );
         }
-        assert_eq!(field_of(json!({"kind": "recommendations", "username": "d", "limit": 0})), "limit");
-        assert_eq!(field_of(json!({"kind": "recommendations", "username": "d", "limit": -3})), "limit");
-        assert_eq!(field_of(json!({"kind": "recommendations", "username": "d", "extra": 1})), "extra");
-        assert_eq!(field_of(json!({"kind": "recommendations", "username": "d", "criteria": {"budget": eur}})), "criteria");
-        assert_eq!(field_of(json!({"kind": "carts", "username": "d"})), "criteria");
-        assert_eq!(field_of(json!({"kind": "carts", "username": "d", "criteria": {"budget": eur}, "wantlist_share": 1.5})), "wantlist_share");
+        assert_eq!(
+            field_of(json!({"kind": "recommendations", "username": "d", "limit": 0})),
+            "limit"
+        );
+        assert_eq!(
+            field_of(json!({"kind": "recommendations", "username": "d", "limit": -3})),
+            "limit"
+        );
+        assert_eq!(
+            field_of(json!({"kind": "recommendations", "username": "d", "extra": 1})),
+            "extra"
+        );
+        assert_eq!(
+            field_of(
+                json!({"kind": "recommendations", "username": "d", "criteria": {"budget": eur}})
+            ),
+            "criteria"
+        );
+        assert_eq!(
+            field_of(json!({"kind": "carts", "username": "d"})),
+            "criteria"
+        );
+        assert_eq!(
+            field_of(
+                json!({"kind": "carts", "username": "d", "criteria": {"budget": eur}, "wantlist_share": 1.5})
+            ),
+            "wantlist_share"
+        );
         assert_eq!(field_of(carts(json!({}))), "criteria.budget");
-        assert_eq!(field_of(carts(json!({"budget": {"minor": 0, "currency": "EUR"}}))), "criteria.budget");
-        assert_eq!(field_of(carts(json!({"budget": {"minor": 5, "currency": "EURO"}}))), "criteria.budget");
-        assert_eq!(field_of(carts(json!({"budget": {"minor": i64::MAX, "currency": "EUR"}}))), "criteria.budget.minor");
-        assert_eq!(field_of(carts(json!({"budget": eur, "min_media_condition": "shiny"}))), "criteria.min_media_condition");
-        assert_eq!(field_of(carts(json!({"budget": eur, "min_seller_rating": 101}))), "criteria.min_seller_rating");
-        assert_eq!(field_of(carts(json!({"budget": eur, "min_items": 0}))), "criteria.min_items");
-        assert_eq!(field_of(carts(json!({"budget": eur, "carts_per_seller": 1000}))), "criteria.carts_per_seller");
-        assert_eq!(field_of(carts(json!({"budget": eur, "max_sellers": 0}))), "criteria.max_sellers");
-        assert_eq!(field_of(carts(json!({"budget": eur, "ships_from": ["Germany", "<script>"]}))), "criteria.ships_from[1]");
-        assert_eq!(field_of(carts(json!({"budget": eur, "ships_from": ["Germany"], "ships_from_exclude": ["germany"]}))), "criteria.ships_from_exclude");
-        assert_eq!(field_of(carts(json!({"budget": eur, "max_item_price": {"minor": 5, "currency": "USD"}}))), "criteria.max_item_price");
-        assert_eq!(field_of(carts(json!({"budget": eur, "colour": "red"}))), "criteria.colour");
+        assert_eq!(
+            field_of(carts(json!({"budget": {"minor": 0, "currency": "EUR"}}))),
+            "criteria.budget"
+        );
+        assert_eq!(
+            field_of(carts(json!({"budget": {"minor": 5, "currency": "EURO"}}))),
+            "criteria.budget"
+        );
+        assert_eq!(
+            field_of(carts(
+                json!({"budget": {"minor": i64::MAX, "currency": "EUR"}})
+            )),
+            "criteria.budget.minor"
+        );
+        assert_eq!(
+            field_of(carts(
+                json!({"budget": eur, "min_media_condition": "shiny"})
+            )),
+            "criteria.min_media_condition"
+        );
+        assert_eq!(
+            field_of(carts(json!({"budget": eur, "min_seller_rating": 101}))),
+            "criteria.min_seller_rating"
+        );
+        assert_eq!(
+            field_of(carts(json!({"budget": eur, "min_items": 0}))),
+            "criteria.min_items"
+        );
+        assert_eq!(
+            field_of(carts(json!({"budget": eur, "carts_per_seller": 1000}))),
+            "criteria.carts_per_seller"
+        );
+        assert_eq!(
+            field_of(carts(json!({"budget": eur, "max_sellers": 0}))),
+            "criteria.max_sellers"
+        );
+        assert_eq!(
+            field_of(carts(
+                json!({"budget": eur, "ships_from": ["Germany", "<script>"]})
+            )),
+            "criteria.ships_from[1]"
+        );
+        assert_eq!(
+            field_of(carts(
+                json!({"budget": eur, "ships_from": ["Germany"], "ships_from_exclude": ["germany"]})
+            )),
+            "criteria.ships_from_exclude"
+        );
+        assert_eq!(
+            field_of(carts(
+                json!({"budget": eur, "max_item_price": {"minor": 5, "currency": "USD"}})
+            )),
+            "criteria.max_item_price"
+        );
+        assert_eq!(
+            field_of(carts(json!({"budget": eur, "colour": "red"}))),
+            "criteria.colour"
+        );
     }
 
     #[test]
     fn equal_wishes_share_an_identity() {
         let eur = json!({"minor": 5000, "currency": "EUR"});
-        let one = parse(carts(json!({"budget": eur, "ships_from": ["Germany", "France"]})).to_string().as_bytes(), 20).unwrap();
-        let two = parse(carts(json!({"budget": eur, "ships_from": ["france", "germany"]})).to_string().as_bytes(), 20).unwrap();
-        let other = parse(carts(json!({"budget": eur, "ships_from": ["Italy"]})).to_string().as_bytes(), 20).unwrap();
+        let one = parse(
+            carts(json!({"budget": eur, "ships_from": ["Germany", "France"]}))
+                .to_string()
+                .as_bytes(),
+            20,
+        )
+        .unwrap();
+        let two = parse(
+            carts(json!({"budget": eur, "ships_from": ["france", "germany"]}))
+                .to_string()
+                .as_bytes(),
+            20,
+        )
+        .unwrap();
+        let other = parse(
+            carts(json!({"budget": eur, "ships_from": ["Italy"]}))
+                .to_string()
+                .as_bytes(),
+            20,
+        )
+        .unwrap();
         assert_eq!(one.identity, two.identity);
         assert_ne!(one.identity, other.identity);
         assert_ne!(one.spec.id, two.spec.id);
-        let defaults = parse(json!({"kind": "recommendations", "username": "d"}).to_string().as_bytes(), 20).unwrap();
-        assert_eq!((defaults.spec.limit, defaults.spec.wantlist_share), (20, 0.5));
+        let defaults = parse(
+            json!({"kind": "recommendations", "username": "d"})
+                .to_string()
+                .as_bytes(),
+            20,
+        )
+        .unwrap();
+        assert_eq!(
+            (defaults.spec.limit, defaults.spec.wantlist_share),
+            (20, 0.5)
+        );
     }
 }

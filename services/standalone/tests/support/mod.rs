@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cratedigger::settings::AppSettings;
 use cratedigger::services;
+use cratedigger::settings::AppSettings;
 use cratedigger_backends::Backends;
 use cratedigger_bus::{BusError, EventBus, OutgoingMessage, Subscription, SubscriptionSpec};
 use cratedigger_discogs_sim::{Background, SimSettings};
@@ -39,25 +39,50 @@ impl Sim {
 
     pub async fn start_with(settings: SimSettings) -> Self {
         let serving = Background::start(settings).await.unwrap();
-        Self { base: serving.base().to_owned(), http: reqwest::Client::new(), _serving: serving }
+        Self {
+            base: serving.base().to_owned(),
+            http: reqwest::Client::new(),
+            _serving: serving,
+        }
     }
 
     pub async fn users(&self, n: usize) -> Vec<cratedigger_domain::Username> {
-        cratedigger::crawl::users_from_simulator(&self.base, n).await.unwrap()
+        cratedigger::crawl::users_from_simulator(&self.base, n)
+            .await
+            .unwrap()
     }
 
     pub async fn stats(&self) -> Value {
-        self.http.get(format!("{}/_sim/stats", self.base)).send().await.unwrap().json().await.unwrap()
+        self.http
+            .get(format!("{}/_sim/stats", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub async fn reset_stats(&self) {
-        self.http.post(format!("{}/_sim/stats/reset", self.base)).send().await.unwrap().error_for_status().unwrap();
+        self.http
+            .post(format!("{}/_sim/stats/reset", self.base))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
     }
 
     /// Every release the user wants or has, read straight from the simulated API.
     pub async fn owned(&self, user: &str) -> BTreeSet<u64> {
         let mut owned = BTreeSet::new();
-        for (path, key) in [(format!("users/{user}/wants"), "wants"), (format!("users/{user}/collection/folders/0/releases"), "releases")] {
+        for (path, key) in [
+            (format!("users/{user}/wants"), "wants"),
+            (
+                format!("users/{user}/collection/folders/0/releases"),
+                "releases",
+            ),
+        ] {
             let mut page = 1;
             loop {
                 let body: Value = self
@@ -71,7 +96,13 @@ impl Sim {
                     .json()
                     .await
                     .unwrap();
-                owned.extend(body[key].as_array().unwrap().iter().map(|e| e["id"].as_u64().unwrap()));
+                owned.extend(
+                    body[key]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["id"].as_u64().unwrap()),
+                );
                 if page >= body["pagination"]["pages"].as_u64().unwrap_or(1) {
                     break;
                 }
@@ -85,8 +116,12 @@ impl Sim {
 /// Settings for a mesh on embedded backends under `dir`, talking to `sim`.
 pub fn embedded_settings(dir: &std::path::Path, sim: &Sim) -> AppSettings {
     let mut settings = AppSettings::default();
-    settings.backends.catalog = cratedigger_backends::CatalogSettings::Sqlite { path: dir.join("catalog.db") };
-    settings.backends.results = cratedigger_backends::ResultsSettings::Embedded { path: dir.join("results.db") };
+    settings.backends.catalog = cratedigger_backends::CatalogSettings::Sqlite {
+        path: dir.join("catalog.db"),
+    };
+    settings.backends.results = cratedigger_backends::ResultsSettings::Embedded {
+        path: dir.join("results.db"),
+    };
     settings.backends.blobs.location = dir.join("blobs").display().to_string();
     point_at(&mut settings, sim);
     settings.trainer.als.factors = 32;
@@ -121,8 +156,13 @@ pub struct Mesh {
 
 impl Mesh {
     /// Every service in one process as `cratedigger up` runs them, the gateway included.
-    pub async fn start(mut settings: AppSettings, wrap: impl FnOnce(Arc<dyn EventBus>) -> Arc<dyn EventBus>) -> Self {
-        let mut backends = Backends::connect(&settings.backends, Duration::from_secs(30)).await.unwrap();
+    pub async fn start(
+        mut settings: AppSettings,
+        wrap: impl FnOnce(Arc<dyn EventBus>) -> Arc<dyn EventBus>,
+    ) -> Self {
+        let mut backends = Backends::connect(&settings.backends, Duration::from_secs(30))
+            .await
+            .unwrap();
         backends.migrate().await.unwrap();
         backends.bus = wrap(backends.bus.clone());
         settings.gateway.host = "127.0.0.1".to_owned();
@@ -134,7 +174,14 @@ impl Mesh {
         let shutdown = Shutdown::new();
         let running = tokio::spawn(run_all(tasks, shutdown.clone()));
         wait_ready(&format!("{gateway}/readyz"), Duration::from_secs(30), &[]).await;
-        Self { backends, settings, gateway, http: reqwest::Client::new(), shutdown, running }
+        Self {
+            backends,
+            settings,
+            gateway,
+            http: reqwest::Client::new(),
+            shutdown,
+            running,
+        }
     }
 
     pub async fn stop(self) {
@@ -151,23 +198,43 @@ pub struct Api {
 
 impl Api {
     pub fn new(base: &str) -> Self {
-        Self { base: base.to_owned(), http: reqwest::Client::new() }
+        Self {
+            base: base.to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
     pub async fn post_job(&self, body: Value) -> JobId {
-        let response = self.http.post(format!("{}/api/v1/jobs", self.base)).json(&body).send().await.unwrap();
+        let response = self
+            .http
+            .post(format!("{}/api/v1/jobs", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
         let created: Value = response.json().await.unwrap();
         created["job_id"].as_str().unwrap().parse().unwrap()
     }
 
     pub async fn status(&self, job: &JobId) -> JobStatus {
-        self.http.get(format!("{}/api/v1/jobs/{job}", self.base)).send().await.unwrap().json().await.unwrap()
+        self.http
+            .get(format!("{}/api/v1/jobs/{job}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// Polls until the job ends; returns the final status and every distinct stage
     /// snapshot seen on the way (to check the order of the stages).
-    pub async fn wait(&self, job: &JobId, timeout: Duration) -> (JobStatus, Vec<Vec<(String, String)>>) {
+    pub async fn wait(
+        &self,
+        job: &JobId,
+        timeout: Duration,
+    ) -> (JobStatus, Vec<Vec<(String, String)>>) {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut seen: Vec<Vec<(String, String)>> = Vec::new();
         loop {
@@ -183,7 +250,11 @@ impl Api {
             if status.state.is_final() {
                 return (status, seen);
             }
-            assert!(tokio::time::Instant::now() < deadline, "job {job} still {:?} after {timeout:?}", status.state);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {job} still {:?} after {timeout:?}",
+                status.state
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -191,7 +262,10 @@ impl Api {
 
 impl Mesh {
     pub fn api(&self) -> Api {
-        Api { base: self.gateway.clone(), http: self.http.clone() }
+        Api {
+            base: self.gateway.clone(),
+            http: self.http.clone(),
+        }
     }
 }
 
@@ -204,7 +278,10 @@ pub async fn wait_on_board(board: &StatusBoard, job: &JobId, timeout: Duration) 
         {
             return status;
         }
-        assert!(tokio::time::Instant::now() < deadline, "job {job} did not end");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job {job} did not end"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -219,12 +296,20 @@ pub struct Chaos {
 
 impl Chaos {
     pub fn wrap(inner: Arc<dyn EventBus>) -> Arc<Self> {
-        Arc::new(Self { inner, published: Mutex::new(HashMap::new()) })
+        Arc::new(Self {
+            inner,
+            published: Mutex::new(HashMap::new()),
+        })
     }
 
     /// How many times the services published on `topic` for `job`.
     pub fn published(&self, topic: &str, job: &str) -> usize {
-        self.published.lock().unwrap().get(&(topic.to_owned(), job.to_owned())).copied().unwrap_or(0)
+        self.published
+            .lock()
+            .unwrap()
+            .get(&(topic.to_owned(), job.to_owned()))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -239,8 +324,17 @@ impl EventBus for Chaos {
     }
 
     async fn publish(&self, topic: &str, message: OutgoingMessage) -> Result<(), BusError> {
-        let job = message.attributes.get("job_id").cloned().unwrap_or_default();
-        *self.published.lock().unwrap().entry((topic.to_owned(), job)).or_default() += 1;
+        let job = message
+            .attributes
+            .get("job_id")
+            .cloned()
+            .unwrap_or_default();
+        *self
+            .published
+            .lock()
+            .unwrap()
+            .entry((topic.to_owned(), job))
+            .or_default() += 1;
         for _ in 0..2 {
             let (inner, topic, message) = (self.inner.clone(), topic.to_owned(), message.clone());
             let delay = Duration::from_millis(rand::rng().random_range(0..40));
@@ -269,7 +363,12 @@ pub struct Process {
 }
 
 impl Process {
-    pub fn spawn(name: &str, args: &[&str], env: &[(String, String)], logs: &std::path::Path) -> Self {
+    pub fn spawn(
+        name: &str,
+        args: &[&str],
+        env: &[(String, String)],
+        logs: &std::path::Path,
+    ) -> Self {
         let log = logs.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_cratedigger"))
@@ -280,13 +379,19 @@ impl Process {
             .stderr(out)
             .spawn()
             .unwrap();
-        Self { name: name.to_owned(), child, log }
+        Self {
+            name: name.to_owned(),
+            child,
+            log,
+        }
     }
 
     /// Asks the process to stop (SIGTERM) and waits for it; true if it exited cleanly.
     pub fn terminate(&mut self, timeout: Duration) -> bool {
         let pid = self.child.id().to_string();
-        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
         let deadline = std::time::Instant::now() + timeout;
         while std::time::Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -305,7 +410,12 @@ impl Process {
                 assert!(status.success(), "{} failed:\n{}", self.name, self.output());
                 return;
             }
-            assert!(std::time::Instant::now() < deadline, "{} timed out:\n{}", self.name, self.output());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} timed out:\n{}",
+                self.name,
+                self.output()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -324,7 +434,11 @@ impl Drop for Process {
 
 /// A free port on loopback (bound and released: good enough for tests).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until `url` answers 200.
@@ -338,7 +452,10 @@ pub async fn wait_ready(url: &str, timeout: Duration, processes: &[&Process]) {
             return;
         }
         if tokio::time::Instant::now() > deadline {
-            let logs: Vec<String> = processes.iter().map(|p| format!("--- {}\n{}", p.name, p.output())).collect();
+            let logs: Vec<String> = processes
+                .iter()
+                .map(|p| format!("--- {}\n{}", p.name, p.output()))
+                .collect();
             panic!("{url} not ready after {timeout:?}\n{}", logs.join("\n"));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -348,11 +465,24 @@ pub async fn wait_ready(url: &str, timeout: Duration, processes: &[&Process]) {
 impl Sim {
     /// Adds a fault rule (the simulator's `/_sim/faults` JSON).
     pub async fn fault(&self, rule: Value) {
-        self.http.post(format!("{}/_sim/faults", self.base)).json(&rule).send().await.unwrap().error_for_status().unwrap();
+        self.http
+            .post(format!("{}/_sim/faults", self.base))
+            .json(&rule)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
     }
 
     pub async fn clear_faults(&self) {
-        self.http.delete(format!("{}/_sim/faults", self.base)).send().await.unwrap().error_for_status().unwrap();
+        self.http
+            .delete(format!("{}/_sim/faults", self.base))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
     }
 }
 
@@ -379,7 +509,13 @@ pub async fn rate_limited_sim(per_minute: u32) -> Sim {
 
 /// One line of the pipeline benchmark: a sync of a large wantlist against the floor the
 /// rate limit sets (every request the sync needs, at the allowed rate).
-pub fn report_sync(mode: &str, wants: usize, per_minute: u32, stats: &Value, seconds: f64) -> Value {
+pub fn report_sync(
+    mode: &str,
+    wants: usize,
+    per_minute: u32,
+    stats: &Value,
+    seconds: f64,
+) -> Value {
     let requests = stats["total"].as_u64().unwrap_or(0);
     let rate_limited = stats["rate_limited"].as_u64().unwrap_or(0);
     // n requests at r a minute: the first goes at once, the last (n - 1) intervals later.

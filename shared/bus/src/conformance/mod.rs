@@ -26,7 +26,8 @@ pub use delivery::{
     round_trip_keeps_data_and_attributes,
 };
 pub use redelivery::{
-    a_lease_ends_at_max_lease, a_stopped_subscriber_settles_what_it_holds_and_its_nacks_go_elsewhere,
+    a_lease_ends_at_max_lease,
+    a_stopped_subscriber_settles_what_it_holds_and_its_nacks_go_elsewhere,
     leases_last_while_held_and_end_when_let_go, nack_redelivers_with_the_next_attempt,
     used_up_attempts_go_to_the_dead_letter_topic,
 };

@@ -55,7 +55,12 @@ pub async fn leases_last_while_held_and_end_when_let_go(case: Case) {
     }
     let mut held = None;
     for _ in 0..3 {
-        let delivery = receive(subscription.as_mut(), case.pace.patience, "the three messages").await;
+        let delivery = receive(
+            subscription.as_mut(),
+            case.pace.patience,
+            "the three messages",
+        )
+        .await;
         assert_eq!(delivery.attempt, 1, "{delivery:?}");
         match text(&delivery).as_str() {
             "acked" => ack(delivery).await,
@@ -80,7 +85,12 @@ pub async fn leases_last_while_held_and_end_when_let_go(case: Case) {
     )
     .await;
     ack(held.expect("the held message")).await;
-    expect_nothing(subscription.as_mut(), case.pace.quiet, "everything was acked").await;
+    expect_nothing(
+        subscription.as_mut(),
+        case.pace.quiet,
+        "everything was acked",
+    )
+    .await;
 }
 
 /// A subscriber that stops (a worker shutting down) takes nothing more, yet still
@@ -110,14 +120,26 @@ pub async fn a_stopped_subscriber_settles_what_it_holds_and_its_nacks_go_elsewhe
 
     let mut others = Vec::new();
     for what in ["the first message the other subscriber gets", "the second"] {
-        let delivery = receive(other.as_mut(), case.pace.ack_deadline * 2 + case.pace.patience, what).await;
+        let delivery = receive(
+            other.as_mut(),
+            case.pace.ack_deadline * 2 + case.pace.patience,
+            what,
+        )
+        .await;
         others.push(text(&delivery));
         ack(delivery).await;
     }
     others.sort();
-    let mut expected: Vec<String> = ["one", "two", "three"].iter().map(|s| (*s).to_owned()).filter(|s| *s != acked).collect();
+    let mut expected: Vec<String> = ["one", "two", "three"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .filter(|s| *s != acked)
+        .collect();
     expected.sort();
-    assert_eq!(others, expected, "the abandoned and the never handed out, at the other subscriber");
+    assert_eq!(
+        others, expected,
+        "the abandoned and the never handed out, at the other subscriber"
+    );
     stopping.close().await;
     expect_nothing(
         other.as_mut(),
@@ -142,7 +164,11 @@ pub async fn a_lease_ends_at_max_lease(case: Case) {
         "the message held past its max lease",
     )
     .await;
-    assert!(started.elapsed() >= spec.max_lease.mul_f64(0.9), "it came back after only {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= spec.max_lease.mul_f64(0.9),
+        "it came back after only {:?}",
+        started.elapsed()
+    );
     assert_eq!((text(&again).as_str(), again.attempt), ("stuck", 2));
     ack(again).await;
     drop(held);

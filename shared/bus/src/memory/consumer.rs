@@ -63,13 +63,20 @@ pub(super) struct MemoryAcknowledger {
 impl MemoryAcknowledger {
     /// Starts renewing `lease` every `every` while the delivery is held (only inside a
     /// runtime; without one the lease simply runs for one ack deadline).
-    pub(super) fn renew(shared: &Arc<Shared>, subscription: &str, lease: u64, every: std::time::Duration) -> Option<tokio::task::AbortHandle> {
+    pub(super) fn renew(
+        shared: &Arc<Shared>,
+        subscription: &str,
+        lease: u64,
+        every: std::time::Duration,
+    ) -> Option<tokio::task::AbortHandle> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let (shared, subscription) = (Arc::downgrade(shared), subscription.to_owned());
         let task = runtime.spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let renewed = shared.upgrade().is_some_and(|s| s.extend(&subscription, lease, Instant::now()));
+                let renewed = shared
+                    .upgrade()
+                    .is_some_and(|s| s.extend(&subscription, lease, Instant::now()));
                 if !renewed {
                     return;
                 }

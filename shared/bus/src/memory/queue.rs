@@ -141,10 +141,15 @@ impl Queue {
     /// Renews lease `lease` for another ack deadline, as a consumer that still holds it
     /// does; false once the lease is gone or has reached the subscription's `max_lease`.
     pub fn extend(&mut self, lease: u64, now: Instant) -> bool {
-        let (deadline, limit) = (self.spec.effective_ack_deadline(), self.spec.effective_max_lease());
+        let (deadline, limit) = (
+            self.spec.effective_ack_deadline(),
+            self.spec.effective_max_lease(),
+        );
         match self.leased.get_mut(&lease) {
             Some(held) if now < held.started + limit => {
-                held.deadline = (now + deadline).min(held.started + limit).max(held.deadline);
+                held.deadline = (now + deadline)
+                    .min(held.started + limit)
+                    .max(held.deadline);
                 true
             }
             _ => false,

@@ -62,7 +62,12 @@ impl Shared {
         let Some(leased) = slot.queue.lease(now) else {
             return Err(slot.queue.next_change());
         };
-        let renewal = MemoryAcknowledger::renew(self, subscription, leased.lease, slot.queue.renewal_interval());
+        let renewal = MemoryAcknowledger::renew(
+            self,
+            subscription,
+            leased.lease,
+            slot.queue.renewal_interval(),
+        );
         let acknowledger = MemoryAcknowledger {
             shared: Arc::clone(self),
             subscription: subscription.to_owned(),
@@ -83,7 +88,10 @@ impl Shared {
     /// Renews a held lease; false once it is gone or at its limit.
     pub(super) fn extend(&self, subscription: &str, lease: u64, now: Instant) -> bool {
         let mut state = self.lock();
-        state.subscriptions.get_mut(subscription).is_some_and(|slot| slot.queue.extend(lease, now))
+        state
+            .subscriptions
+            .get_mut(subscription)
+            .is_some_and(|slot| slot.queue.extend(lease, now))
     }
 
     pub(super) fn settle(

@@ -65,7 +65,8 @@ impl Subscription for PubSubSubscription {
     /// right after loses nothing.
     async fn close(mut self: Box<Self>) {
         self.stop().await;
-        let flushed = tokio::time::timeout(CLOSE_TIME_LIMIT, self.stream.shutdown_token().shutdown()).await;
+        let flushed =
+            tokio::time::timeout(CLOSE_TIME_LIMIT, self.stream.shutdown_token().shutdown()).await;
         if flushed.is_err() {
             tracing::warn!(subscription = %self.name, "pub/sub did not confirm pending acks before the time limit");
         }

@@ -46,7 +46,8 @@ impl Market<'_> {
         let mut warm = None;
         let mut answers = Vec::new();
         for cap in self.scenario_caps() {
-            let (entry, multipliers, optimality) = self.multi_seller_entry(&relaxation, cap, seed, warm);
+            let (entry, multipliers, optimality) =
+                self.multi_seller_entry(&relaxation, cap, seed, warm);
             seed = entry.clone();
             warm = multipliers;
             answers.push((cap, entry, optimality));
@@ -73,7 +74,8 @@ impl Market<'_> {
             return (None, warm, Optimality::Proven);
         }
         let max_sellers = cap.unwrap_or(self.sellers.len()).min(self.sellers.len());
-        let (entry, multipliers, optimality) = SellerSearch::new(self, max_sellers, seed).run(relaxation, warm);
+        let (entry, multipliers, optimality) =
+            SellerSearch::new(self, max_sellers, seed).run(relaxation, warm);
         (entry, Some(multipliers), optimality)
     }
 }

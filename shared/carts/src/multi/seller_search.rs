@@ -7,9 +7,9 @@
 use std::collections::HashSet;
 
 use super::lagrangian::{Multipliers, Relaxation};
-use crate::{Market, Optimality};
 use crate::knapsack::{Choice, CountRule, Entry, LocalSeller, Problem, Ranked, Search, TopK};
 use crate::model::value::SCORE_SCALE;
+use crate::{Market, Optimality};
 
 /// Subgradient passes per scenario; each costs one sweep over the offers.
 const SUBGRADIENT_PASSES: usize = 300;
@@ -77,7 +77,8 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         let limited = self.limited;
         let best = self.top.into_entries().into_iter().next();
         let optimality = if limited {
-            self.market.optimality_at_limit(at.bound, best.as_ref().map(|e| e.score))
+            self.market
+                .optimality_at_limit(at.bound, best.as_ref().map(|e| e.score))
         } else {
             Optimality::Proven
         };
@@ -295,7 +296,11 @@ impl Market<'_> {
     fn optimality_at_limit(&self, bound: f64, best_score: Option<i64>) -> Optimality {
         // Every cart's score is a sum of offer scores, so a multiple of their gcd: the
         // bound rounds down to the largest such multiple.
-        let step = self.offers.iter().fold(0_i64, |g, o| gcd(g, o.score.abs())).max(1);
+        let step = self
+            .offers
+            .iter()
+            .fold(0_i64, |g, o| gcd(g, o.score.abs()))
+            .max(1);
         let units = bound * SCORE_SCALE;
         let steps = ((units + units.abs() * 1e-9 + 1e-6) / step as f64).floor();
         let reachable = match steps {

@@ -123,7 +123,10 @@ impl DiscogsError {
 
     /// Whether another transport (a browser-like client) might get what this one could not.
     pub fn is_blocked(&self) -> bool {
-        matches!(self, Self::Challenge { .. } | Self::LoginWall { .. } | Self::BrowserUnavailable { .. })
+        matches!(
+            self,
+            Self::Challenge { .. } | Self::LoginWall { .. } | Self::BrowserUnavailable { .. }
+        )
     }
 }
 

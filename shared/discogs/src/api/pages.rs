@@ -35,7 +35,12 @@ fn page_size(limit: u32) -> u32 {
 
 /// `{web}/sell/release/{id}?page=…&limit=…`: one page of a release's listings, cheapest
 /// first (the marketplace's default order).
-pub fn sell_release_url(web_base: &url::Url, release: ReleaseId, page: u32, limit: u32) -> url::Url {
+pub fn sell_release_url(
+    web_base: &url::Url,
+    release: ReleaseId,
+    page: u32,
+    limit: u32,
+) -> url::Url {
     let query = [
         ("page", page.max(1).to_string()),
         ("limit", page_size(limit).to_string()),

@@ -43,7 +43,13 @@ static SELECTORS: LazyLock<PageSelectors> = LazyLock::new(|| PageSelectors {
 /// localised ("Einen Moment…"), these are not. Bot management also injects
 /// `/cdn-cgi/challenge-platform/scripts/jsd/main.js` into ordinary pages, so that path
 /// alone is no mark.
-const CHALLENGE_MARKS: [&str; 5] = ["challenge-platform/h/", "cf_chl_", "challenges.cloudflare.com", "cf-turnstile", "jschl"];
+const CHALLENGE_MARKS: [&str; 5] = [
+    "challenge-platform/h/",
+    "cf_chl_",
+    "challenges.cloudflare.com",
+    "cf-turnstile",
+    "jschl",
+];
 
 #[cfg(test)]
 pub(super) fn force_selectors() {
@@ -127,7 +133,10 @@ pub fn read_market_page(
         }
         None => {}
     }
-    if document.select(&s.cloudflare_error_details).next().is_some()
+    if document
+        .select(&s.cloudflare_error_details)
+        .next()
+        .is_some()
         || title.contains("used Cloudflare to restrict access")
     {
         return MarketPage::Challenge {

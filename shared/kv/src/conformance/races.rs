@@ -39,7 +39,13 @@ pub async fn hash_set_if_absent_race(kv: Arc<dyn KeyValue>) {
     let tasks: Vec<_> = (0..32)
         .map(|task| {
             let kv = Arc::clone(&kv);
-            tokio::spawn(async move { (task, kv.hash_set_if_absent("job", "final", &format!("task-{task}")).await) })
+            tokio::spawn(async move {
+                (
+                    task,
+                    kv.hash_set_if_absent("job", "final", &format!("task-{task}"))
+                        .await,
+                )
+            })
         })
         .collect();
     let mut winners = Vec::new();
@@ -54,9 +60,17 @@ pub async fn hash_set_if_absent_race(kv: Arc<dyn KeyValue>) {
     assert_eq!(fields.get("final"), Some(&format!("task-{}", winners[0])));
     assert_eq!(fields.get("kind").map(String::as_str), Some("carts"));
     assert!(!kv.hash_set_if_absent("job", "final", "late").await.unwrap());
-    assert!(kv.hash_set_if_absent("other", "created", "1").await.unwrap(), "creates the hash");
+    assert!(
+        kv.hash_set_if_absent("other", "created", "1")
+            .await
+            .unwrap(),
+        "creates the hash"
+    );
     kv.set("text", "x", None).await.unwrap();
-    assert!(matches!(kv.hash_set_if_absent("text", "f", "v").await, Err(crate::KvError::WrongType { .. })));
+    assert!(matches!(
+        kv.hash_set_if_absent("text", "f", "v").await,
+        Err(crate::KvError::WrongType { .. })
+    ));
 }
 
 /// Tasks add overlapping members in different orders: every member is reported new

@@ -232,7 +232,12 @@ impl KeyValue for MemoryKeyValue {
         }
     }
 
-    async fn hash_set_if_absent(&self, key: &str, field: &str, value: &str) -> Result<bool, KvError> {
+    async fn hash_set_if_absent(
+        &self,
+        key: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<bool, KvError> {
         let mut state = self.shared.lock();
         let entry = state.live_or_insert(&self.key(key), Instant::now(), || {
             Value::Hash(HashMap::new())
