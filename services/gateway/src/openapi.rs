@@ -145,6 +145,9 @@ pub struct CartCriteriaDoc {
     /// Best carts kept per seller, 1 to 100 (default 10).
     #[schema(minimum = 1, maximum = 100)]
     carts_per_seller: Option<u32>,
+    /// Discogs sellers whose inventories are searched for the candidates (at most 50;
+    /// the `inventory` listing source). Carts are not limited to them.
+    sellers: Option<Vec<String>>,
 }
 
 #[derive(ToSchema)]

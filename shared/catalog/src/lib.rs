@@ -99,6 +99,18 @@ pub trait Catalog: Send + Sync {
         release: ReleaseId,
         listings: &[Listing],
         seen_at: DateTime<Utc>,
+    ) -> Result<ListingChanges, CatalogError> {
+        self.record_seen_listings(release, listings, &ListingScope::Release, seen_at)
+            .await
+    }
+    /// [`Catalog::record_listings`] for a read that saw only part of the release's
+    /// listings (`scope`): only stored listings within the scope can be marked gone.
+    async fn record_seen_listings(
+        &self,
+        release: ReleaseId,
+        listings: &[Listing],
+        scope: &ListingScope,
+        seen_at: DateTime<Utc>,
     ) -> Result<ListingChanges, CatalogError>;
     /// Listings of these releases; gone ones only when asked.
     async fn listings(
@@ -117,6 +129,28 @@ pub trait Catalog: Send + Sync {
     // ---- models
     async fn record_model_version(&self, version: &ModelVersion) -> Result<(), CatalogError>;
     async fn latest_model_version(&self) -> Result<Option<ModelVersion>, CatalogError>;
+}
+
+/// Which of a release's listings a read could see, and so which of those stored it can
+/// declare gone by their absence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListingScope {
+    /// All of them: the release's marketplace pages.
+    Release,
+    /// Only these sellers' (their inventories, each read in full); names compare without
+    /// regard to case, as Discogs usernames do. Listings of other sellers are kept.
+    Sellers(Vec<SellerName>),
+}
+
+impl ListingScope {
+    pub fn covers(&self, seller: &str) -> bool {
+        match self {
+            Self::Release => true,
+            Self::Sellers(names) => names
+                .iter()
+                .any(|n| n.as_str().eq_ignore_ascii_case(seller)),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -18,7 +18,7 @@ use cratedigger_domain::ReleaseId;
 
 use crate::sql::rows::{KnownListingRow, ListingRow, to_i64};
 use crate::sql::timestamp::Timestamp;
-use crate::{CatalogError, Listing, ListingChanges};
+use crate::{CatalogError, Listing, ListingChanges, ListingScope};
 
 #[derive(Debug, Default)]
 pub(crate) struct ListingPlan {
@@ -40,11 +40,13 @@ pub(crate) struct NewPricePoint {
     pub price_currency: String,
 }
 
-/// Plans a scrape of `release` seen at `seen_at`. `known` holds the stored listings of the
-/// release and any stored listing among `listings` (whatever its release).
+/// Plans a scrape of `release` seen at `seen_at`, which saw the listings `scope` says.
+/// `known` holds the stored listings of the release and any stored listing among
+/// `listings` (whatever its release).
 pub(crate) fn plan_listings(
     release: ReleaseId,
     listings: &[Listing],
+    scope: &ListingScope,
     seen_at: Timestamp,
     known: Vec<KnownListingRow>,
 ) -> Result<ListingPlan, CatalogError> {
@@ -70,6 +72,7 @@ pub(crate) fn plan_listings(
         .filter(|k| {
             k.release_id == release_id
                 && !seen.contains_key(&k.listing_id)
+                && scope.covers(&k.seller)
                 && k.gone_at.is_none()
                 && k.last_seen <= seen_at
         })
@@ -161,6 +164,7 @@ mod tests {
         KnownListingRow {
             listing_id: id,
             release_id: 7,
+            seller: "shop".into(),
             price_minor: cents,
             price_currency: "EUR".into(),
             last_seen,
@@ -169,7 +173,14 @@ mod tests {
     }
 
     fn plan(listings: &[Listing], seen_at: Timestamp, stored: Vec<KnownListingRow>) -> ListingPlan {
-        plan_listings(ReleaseId(7), listings, seen_at, stored).unwrap_or_else(|e| panic!("{e}"))
+        plan_listings(
+            ReleaseId(7),
+            listings,
+            &ListingScope::Release,
+            seen_at,
+            stored,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -228,8 +239,28 @@ mod tests {
     fn a_listing_of_another_release_is_rejected() {
         let mut foreign = listing(1, 500);
         foreign.release_id = ReleaseId(8);
-        let result = plan_listings(ReleaseId(7), &[foreign], at(0), vec![]);
+        let result = plan_listings(
+            ReleaseId(7),
+            &[foreign],
+            &ListingScope::Release,
+            at(0),
+            vec![],
+        );
         assert!(matches!(result, Err(CatalogError::Rejected(_))));
+    }
+
+    #[test]
+    fn a_read_of_some_sellers_marks_only_their_listings_gone() {
+        let mut theirs = known(2, 700, at(0), None);
+        theirs.seller = "Other".into();
+        let stored = vec![known(1, 500, at(0), None), theirs];
+        let scope = ListingScope::Sellers(vec![SellerName::new("other")]);
+        let p = plan_listings(ReleaseId(7), &[], &scope, at(10), stored).unwrap();
+        assert_eq!(
+            p.gone,
+            vec![2],
+            "shop's listing 1 was outside what was read"
+        );
     }
 
     #[test]

@@ -152,6 +152,7 @@ conformance_suite!(
     listing_lifecycle_keeps_an_exact_price_history,
     stale_scrapes_change_nothing,
     listings_are_scoped_to_their_release,
+    a_read_of_some_sellers_leaves_the_others_alone,
     concurrent_upserts_converge,
     concurrent_scrapes_of_one_release_record_once,
 );

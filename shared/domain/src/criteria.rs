@@ -5,13 +5,15 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Country, MediaCondition, Money};
+use crate::{Country, MediaCondition, Money, Username};
 
 /// The most carts per seller anyone may ask for; the per-seller search keeps K candidates
 /// per state, so K bounds its memory.
 pub const MAX_CARTS_PER_SELLER: u32 = 100;
 /// The largest cart anyone may ask for.
 pub const MAX_MIN_ITEMS: u32 = 500;
+/// The most sellers a buyer may name: each is one inventory to read through the API.
+pub const MAX_NAMED_SELLERS: usize = 50;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +51,11 @@ pub struct CartCriteria {
     /// How many best carts to keep for each seller.
     #[serde(default = "default_carts_per_seller")]
     pub carts_per_seller: u32,
+    /// Sellers whose inventories the market stage searches for the candidates (the
+    /// `inventory` listing source, for when the marketplace pages cannot be read). Carts
+    /// are not limited to them.
+    #[serde(default)]
+    pub sellers: Vec<Username>,
 }
 
 fn default_min_items() -> u32 {
@@ -91,6 +98,7 @@ impl CartCriteria {
             max_sellers: None,
             any_pressing: false,
             carts_per_seller: default_carts_per_seller(),
+            sellers: Vec::new(),
         }
     }
 
@@ -151,6 +159,12 @@ impl CartCriteria {
             if list.len() > 300 {
                 return Err(CriteriaError::new(field, "lists more than 300 countries"));
             }
+        }
+        if self.sellers.len() > MAX_NAMED_SELLERS {
+            return Err(CriteriaError::new(
+                "sellers",
+                format!("names more than {MAX_NAMED_SELLERS} sellers"),
+            ));
         }
         let allowed: HashSet<&Country> = self.ships_from.iter().collect();
         if let Some(both) = self.ships_from_exclude.iter().find(|c| allowed.contains(c)) {
@@ -277,6 +291,27 @@ mod tests {
             }),
             "ships_from_exclude"
         );
+        let sellers = (0..=MAX_NAMED_SELLERS)
+            .map(|i| Username::parse(&format!("seller{i}")).unwrap())
+            .collect();
+        assert_eq!(
+            field_of(&CartCriteria {
+                sellers,
+                ..ok.clone()
+            }),
+            "sellers"
+        );
+    }
+
+    #[test]
+    fn named_sellers_are_discogs_usernames() {
+        let named =
+            r#"{"budget":{"minor":5000,"currency":"EUR"},"sellers":["vinyl-hut","Discs_4.U"]}"#;
+        let c: CartCriteria = serde_json::from_str(named).unwrap();
+        assert_eq!(c.sellers.len(), 2);
+        c.validate().unwrap();
+        let bad = r#"{"budget":{"minor":5000,"currency":"EUR"},"sellers":["../admin"]}"#;
+        assert!(serde_json::from_str::<CartCriteria>(bad).is_err());
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub fn criteria_to_pb(c: &CartCriteria) -> events::CartCriteria {
         max_sellers: c.max_sellers,
         any_pressing: c.any_pressing,
         carts_per_seller: c.carts_per_seller,
+        sellers: c.sellers.iter().map(|u| u.as_str().to_owned()).collect(),
     }
 }
 
@@ -124,6 +125,11 @@ pub fn criteria_from_pb(c: &events::CartCriteria) -> Result<CartCriteria, Conver
         max_sellers: c.max_sellers,
         any_pressing: c.any_pressing,
         carts_per_seller: c.carts_per_seller,
+        sellers: c
+            .sellers
+            .iter()
+            .map(|name| Username::parse(name).map_err(|e| invalid("criteria.sellers", e)))
+            .collect::<Result<_, _>>()?,
     };
     criteria.validate().map_err(|e| invalid("criteria", e))?;
     Ok(criteria)

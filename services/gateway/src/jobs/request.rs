@@ -2,6 +2,8 @@
 //! fault (`username`, `criteria.budget`, `criteria.ships_from[2]`), found before anything
 //! is stored or any request reaches Discogs.
 
+use std::collections::BTreeSet;
+
 use chrono::{SecondsFormat, Utc};
 use cratedigger_domain::{
     CartCriteria, Country, JobId, JobKind, JobSpec, MediaCondition, Money, Username,
@@ -159,7 +161,7 @@ pub fn parse(body: &[u8], default_limit: u32) -> Result<ValidRequest, ApiError> 
     Ok(ValidRequest { spec, identity })
 }
 
-const CRITERIA_FIELDS: [&str; 11] = [
+const CRITERIA_FIELDS: [&str; 12] = [
     "budget",
     "min_media_condition",
     "min_sleeve_condition",
@@ -171,6 +173,7 @@ const CRITERIA_FIELDS: [&str; 11] = [
     "max_sellers",
     "any_pressing",
     "carts_per_seller",
+    "sellers",
 ];
 
 /// Reads the criteria field by field, so a wrong type or grade names its field, then
@@ -200,6 +203,7 @@ fn criteria_from(value: &Value) -> Result<CartCriteria, ApiError> {
             "any_pressing" => {
                 typed::<bool>(&field, value)?;
             }
+            "sellers" => check_sellers(&field, value)?,
             _ => check_countries(&field, value)?,
         }
     }
@@ -248,7 +252,22 @@ fn check_countries(field: &str, value: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The same wish written differently (country case and order) is the same request.
+/// Discogs usernames, each named by its position when it is not one.
+fn check_sellers(field: &str, value: &Value) -> Result<(), ApiError> {
+    let names: Vec<String> = typed(field, value)?;
+    for (i, name) in names.iter().enumerate() {
+        Username::parse(name).map_err(|e| {
+            ApiError::invalid(
+                format!("{field}[{i}]"),
+                format!("is not a Discogs username: {e}"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The same wish written differently (country and seller case and order) is the same
+/// request.
 fn identity_of(
     kind: JobKind,
     username: &Username,
@@ -267,6 +286,15 @@ fn identity_of(
             names.dedup();
             *list = names.iter().map(|n| Country::new(n)).collect();
         }
+        let sellers: BTreeSet<String> = c
+            .sellers
+            .iter()
+            .map(|u| u.as_str().to_lowercase())
+            .collect();
+        c.sellers = sellers
+            .iter()
+            .filter_map(|name| Username::parse(name).ok())
+            .collect();
         c
     });
     let identity = serde_json::json!({
@@ -400,6 +428,17 @@ mod tests {
             field_of(carts(json!({"budget": eur, "colour": "red"}))),
             "criteria.colour"
         );
+        assert_eq!(
+            field_of(carts(
+                json!({"budget": eur, "sellers": ["vinyl-hut", "no/such"]})
+            )),
+            "criteria.sellers[1]"
+        );
+        let many: Vec<String> = (0..51).map(|i| format!("seller{i}")).collect();
+        assert_eq!(
+            field_of(carts(json!({"budget": eur, "sellers": many}))),
+            "criteria.sellers"
+        );
     }
 
     #[test]
@@ -428,6 +467,20 @@ mod tests {
         .unwrap();
         assert_eq!(one.identity, two.identity);
         assert_ne!(one.identity, other.identity);
+        let named = |sellers: Value| {
+            parse(
+                carts(json!({"budget": eur, "sellers": sellers}))
+                    .to_string()
+                    .as_bytes(),
+                20,
+            )
+            .unwrap()
+            .identity
+        };
+        assert_eq!(
+            named(json!(["Vinyl-Hut", "discs"])),
+            named(json!(["discs", "vinyl-hut", "DISCS"]))
+        );
         assert_ne!(one.spec.id, two.spec.id);
         let defaults = parse(
             json!({"kind": "recommendations", "username": "d"})

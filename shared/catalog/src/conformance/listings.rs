@@ -5,7 +5,7 @@ use cratedigger_domain::{
 };
 
 use super::{Subject, at, eur, listing, listing_state};
-use crate::{Listing, ListingChanges, PricePoint};
+use crate::{Listing, ListingChanges, ListingScope, PricePoint};
 
 const RELEASE: u64 = 249_504;
 
@@ -261,4 +261,59 @@ pub async fn listings_are_scoped_to_their_release(c: Subject) {
     assert_eq!(both.len(), 3);
     assert!(c.listings(&[], true).await.unwrap().is_empty());
     assert!(c.price_history(ListingId(999)).await.unwrap().is_empty());
+}
+
+/// A read of some sellers' inventories: their listings are recorded as a page's would be,
+/// and only their absent listings are gone; other sellers' listings stay as they were.
+pub async fn a_read_of_some_sellers_leaves_the_others_alone(c: Subject) {
+    let by = |id: u64, seller: &str, cents: i64| Listing {
+        seller: SellerName::new(seller),
+        ..listing(id, RELEASE, cents)
+    };
+    c.record_listings(
+        ReleaseId(RELEASE),
+        &[
+            by(1, "Crates-R-Us", 500),
+            by(2, "crates-r-us", 600),
+            by(3, "elsewhere", 700),
+        ],
+        at(0),
+    )
+    .await
+    .unwrap();
+    let scope = ListingScope::Sellers(vec![SellerName::new("CRATES-R-US")]);
+    let read = [by(1, "Crates-R-Us", 450)];
+    let first = c
+        .record_seen_listings(ReleaseId(RELEASE), &read, &scope, at(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        changes(0, 1, 1, 0),
+        "2 is gone, 3 is not that seller's"
+    );
+    let again = c
+        .record_seen_listings(ReleaseId(RELEASE), &read, &scope, at(10))
+        .await
+        .unwrap();
+    assert_eq!(again, changes(0, 0, 0, 1));
+    let live: Vec<u64> = c
+        .listings(&[ReleaseId(RELEASE)], false)
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.id.0)
+        .collect();
+    assert_eq!(live, vec![1, 3]);
+    // A read that saw no seller in full declares nothing gone.
+    let none = c
+        .record_seen_listings(
+            ReleaseId(RELEASE),
+            &[],
+            &ListingScope::Sellers(Vec::new()),
+            at(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(none, changes(0, 0, 0, 0));
 }

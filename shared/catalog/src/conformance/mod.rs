@@ -24,8 +24,8 @@ pub use interactions::{
     large_batches_are_stored_whole, prune_removes_what_the_sync_did_not_see,
 };
 pub use listings::{
-    listing_lifecycle_keeps_an_exact_price_history, listings_are_scoped_to_their_release,
-    stale_scrapes_change_nothing,
+    a_read_of_some_sellers_leaves_the_others_alone, listing_lifecycle_keeps_an_exact_price_history,
+    listings_are_scoped_to_their_release, stale_scrapes_change_nothing,
 };
 pub use reference::{
     catalogs_are_isolated, fx_rates_latest_per_currency, migrate_is_idempotent,

@@ -9,12 +9,13 @@ use crate::listing_plan::plan_listings;
 use crate::sql::errors::classify;
 use crate::sql::rows::{KnownListingRow, ListingRow, to_i64};
 use crate::sql::timestamp::Timestamp;
-use crate::{CatalogError, Listing, ListingChanges};
+use crate::{CatalogError, Listing, ListingChanges, ListingScope};
 
 pub(super) async fn record_listings(
     pool: &PgPool,
     release: ReleaseId,
     listings: &[Listing],
+    scope: &ListingScope,
     seen_at: DateTime<Utc>,
 ) -> Result<ListingChanges, CatalogError> {
     const DOING: &str = "recording listings";
@@ -31,7 +32,7 @@ pub(super) async fn record_listings(
         .await
         .map_err(|e| classify(DOING, e))?;
     let known = sqlx::query_as::<_, KnownListingRow>(
-        "SELECT listing_id, release_id, price_minor, price_currency, last_seen, gone_at FROM listings
+        "SELECT listing_id, release_id, seller, price_minor, price_currency, last_seen, gone_at FROM listings
          WHERE release_id = $1 OR listing_id = ANY($2)",
     )
     .bind(release_id)
@@ -39,7 +40,7 @@ pub(super) async fn record_listings(
     .fetch_all(&mut *tx)
     .await
     .map_err(|e| classify(DOING, e))?;
-    let plan = plan_listings(release, listings, seen_at, known)?;
+    let plan = plan_listings(release, listings, scope, seen_at, known)?;
 
     let seen: Vec<&ListingRow> = plan.insert.iter().chain(&plan.update).collect();
     insert_batches(

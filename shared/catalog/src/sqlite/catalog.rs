@@ -14,7 +14,7 @@ use crate::sql::rows::{
 };
 use crate::{
     Catalog, CatalogError, FxRate, Interaction, InteractionKind, Listing, ListingChanges,
-    ModelVersion, PricePoint, Release, Seller, UserProfile,
+    ListingScope, ModelVersion, PricePoint, Release, Seller, UserProfile,
 };
 
 #[async_trait]
@@ -145,13 +145,14 @@ impl Catalog for SqliteCatalog {
         rows.into_iter().map(SellerRow::into_domain).collect()
     }
 
-    async fn record_listings(
+    async fn record_seen_listings(
         &self,
         release: ReleaseId,
         listings: &[Listing],
+        scope: &ListingScope,
         seen_at: DateTime<Utc>,
     ) -> Result<ListingChanges, CatalogError> {
-        listings::record_listings(&self.pool, release, listings, seen_at).await
+        listings::record_listings(&self.pool, release, listings, scope, seen_at).await
     }
 
     async fn listings(

@@ -147,6 +147,7 @@ impl ListingRow {
 pub(crate) struct KnownListingRow {
     pub listing_id: i64,
     pub release_id: i64,
+    pub seller: String,
     pub price_minor: i64,
     pub price_currency: String,
     pub last_seen: Timestamp,
