@@ -369,16 +369,33 @@ impl CartsStage {
     }
 }
 
-/// What the buyer should know when some releases could not be read: how many, which
-/// source met what, and what to do about a bot challenge.
+/// What the buyer should know about where the listings came from: how many releases
+/// could not be read, which source met what, what to do about a bot challenge, and how
+/// many releases were searched only in some sellers' inventories.
 fn coverage_note(market: &MarketCoverage) -> Option<String> {
-    if market.failed == 0 {
+    let from_inventories = market
+        .sources
+        .iter()
+        .filter(|s| s.source == INVENTORY_SOURCE)
+        .map(|s| s.served)
+        .sum::<u32>();
+    if market.failed == 0 && from_inventories == 0 {
         return None;
     }
-    let mut note = format!(
-        "the listings of {} of {} candidate releases could not be read; the carts use the rest",
-        market.failed, market.releases
-    );
+    let mut parts = Vec::new();
+    if market.failed > 0 {
+        parts.push(format!(
+            "the listings of {} of {} candidate releases could not be read; the carts use the rest",
+            market.failed, market.releases
+        ));
+    }
+    if from_inventories > 0 {
+        parts.push(format!(
+            "{from_inventories} of {} candidate releases were searched only in the inventories of the sellers named in the criteria and of those seen selling them before: other sellers' listings of them are missing",
+            market.releases
+        ));
+    }
+    let mut note = parts.join("; ");
     let tried: Vec<String> = market
         .sources
         .iter()
@@ -393,10 +410,13 @@ fn coverage_note(market: &MarketCoverage) -> Option<String> {
         note.push_str(&format!(" ({})", tried.join("; ")));
     }
     if market.sources.iter().any(|s| s.blocked > 0) {
-        note.push_str(". The marketplace answered with a bot challenge: enable the browser source (market.sources) and run the job again");
+        note.push_str(". The marketplace answered with a bot challenge: enable the browser source (market.sources), or name sellers whose inventories to search (criteria.sellers), and run the job again");
     }
     Some(note)
 }
+
+/// The market stage's name for its inventory source.
+const INVENTORY_SOURCE: &str = "inventory";
 
 /// Every cart the plan holds (scenarios, then each seller's).
 fn carts_of(plan: &CartPlan) -> Vec<&Cart> {

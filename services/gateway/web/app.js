@@ -23,6 +23,7 @@
     'criteria.min_seller_rating': 'min_seller_rating',
     'criteria.min_items': 'min_items',
     'criteria.ships_from': 'ships_from',
+    'criteria.sellers': 'sellers',
     wantlist_share: 'wantlist_share',
   };
 
@@ -148,6 +149,11 @@
       if (rating !== '') criteria.min_seller_rating = Number(rating);
       const countries = $('ships_from').value.split(',').map((c) => c.trim()).filter(Boolean);
       if (countries.length) criteria.ships_from = countries;
+      const sellers = $('sellers').value.split(/[\s,]+/).filter(Boolean);
+      if (sellers.length > 50) {
+        errors.push({ input: 'sellers', message: 'Name at most 50 sellers.' });
+      }
+      if (sellers.length) criteria.sellers = sellers;
       if ($('any_pressing').checked) criteria.any_pressing = true;
       body.criteria = criteria;
       body.wantlist_share = Number($('wantlist_share').value) / 100;
@@ -176,7 +182,7 @@
       const answer = await response.json();
       if (!response.ok) {
         const error = answer.error || {};
-        const input = FIELD_INPUTS[error.field] || null;
+        const input = FIELD_INPUTS[(error.field || '').replace(/\[\d+\]$/, '')] || null;
         if (response.status === 400) showErrors([{ input, message: error.message }]);
         else showNotice(problemText(response.status, error));
         return;

@@ -1,12 +1,15 @@
 //! The market stage of a carts job.
 //!
 //! Consumes MarketChunkRequested: for each release of the chunk whose listings are not
-//! fresh, reads its marketplace pages through the first of the configured listing sources
-//! that gets through (`market.sources`: a real browser, plain HTTP; each waits for the
-//! shared rate limiter, see [`sources`]), upserts the sellers,
+//! fresh, reads its listings through the first of the configured listing sources that
+//! gets through (`market.sources`: its marketplace pages in a real browser, the
+//! inventories of named and known sellers through the API, its pages over plain HTTP;
+//! each waits for the shared rate limiter, see [`sources`]), upserts the sellers,
 //! records the listings in the Catalog (new ones inserted, a price-history point appended
 //! when a price changed, listings no longer offered marked gone), and only then marks the
-//! release's listings fresh for the listing cache's lifetime. Publishes ChunkDone{market}.
+//! release's listings fresh for the listing cache's lifetime. Inventories show only some
+//! sellers' listings: only those sellers' absent listings are marked gone, and the
+//! release is not marked fresh. Publishes ChunkDone{market}.
 //!
 //! A bot challenge or a login wall sends the release to the next source, and that source is
 //! not asked again within the chunk; when every source is blocked the rest of the chunk
@@ -19,6 +22,7 @@
 //! nothing.
 
 mod convert;
+pub mod inventory;
 pub mod sources;
 
 use std::collections::{BTreeMap, HashSet};
@@ -28,10 +32,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{SecondsFormat, Utc};
 use cratedigger_bus::EventBus;
-use cratedigger_catalog::{Catalog, CatalogError, ListingChanges, Release};
+use cratedigger_catalog::{Catalog, CatalogError, ListingChanges, ListingScope, Release};
 use cratedigger_discogs::market::Listing as PageListing;
-use cratedigger_discogs::{BrowserSettings, DiscogsClient, DiscogsError};
-use cratedigger_domain::{JobId, ReleaseId, Stage};
+use cratedigger_discogs::{BrowserSettings, DiscogsClient, DiscogsError, ListingSource};
+use cratedigger_domain::{JobId, ReleaseId, Stage, Username};
 use cratedigger_kit::{
     EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, subscription,
 };
@@ -42,7 +46,8 @@ use cratedigger_status::{ListingFreshness, MarketRecords};
 use serde::Deserialize;
 
 pub use convert::{listings_of, sellers_of};
-pub use sources::{BLOCKED_ADVICE, NamedSource, SourceKind, build_sources};
+pub use inventory::{InventorySettings, InventorySource};
+pub use sources::{BLOCKED_ADVICE, NamedSource, Reader, SourceKind, build_sources};
 
 pub const SERVICE: &str = "market";
 
@@ -65,6 +70,8 @@ pub struct MarketSettings {
     /// The browser source's browser (`market.browser.url`, `.executable`, `.tabs`,
     /// `.page_timeout_ms`).
     pub browser: BrowserSettings,
+    /// The inventory source's bounds (`market.inventory.max_pages`, `.max_sellers`).
+    pub inventory: InventorySettings,
     /// Ask the marketplace stats API first (one API request per release) and load no
     /// page for a release with nothing for sale.
     pub stats_precheck: bool,
@@ -77,8 +84,9 @@ impl Default for MarketSettings {
             max_pages: 8,
             listing_ttl_seconds: 24 * 3600,
             concurrency: 4,
-            sources: vec![SourceKind::Browser, SourceKind::Http],
+            sources: vec![SourceKind::Browser, SourceKind::Inventory, SourceKind::Http],
             browser: BrowserSettings::default(),
+            inventory: InventorySettings::default(),
             stats_precheck: true,
         }
     }
@@ -96,6 +104,23 @@ enum Fetched {
 
 /// The name the coverage gives releases the stats pre-check settled (nothing for sale).
 pub const STATS_SOURCE: &str = "stats";
+
+/// What a source read of one release.
+struct Read {
+    listings: Vec<PageListing>,
+    /// Which of the stored listings it could see.
+    scope: ListingScope,
+}
+
+impl Read {
+    /// All of the release's listings.
+    fn whole(listings: Vec<PageListing>) -> Self {
+        Self {
+            listings,
+            scope: ListingScope::Release,
+        }
+    }
+}
 
 /// Sources that met a challenge within the chunk being read, with what they met.
 type BlockedSources = BTreeMap<&'static str, String>;
@@ -150,6 +175,10 @@ impl Market {
 
     async fn on_chunk(&self, request: events::MarketChunkRequested) -> Result<(), HandleError> {
         let spec = job_of(request.job.as_ref()).map_err(HandleError::reject)?;
+        let named = spec
+            .criteria
+            .as_ref()
+            .map_or(&[][..], |c| c.sellers.as_slice());
         let releases: Vec<ReleaseId> = request
             .release_ids
             .iter()
@@ -159,7 +188,7 @@ impl Market {
         let mut failures = Vec::new();
         let mut blocked = BlockedSources::new();
         for (position, &release) in releases.iter().enumerate() {
-            match self.release(&spec.id, release, &mut blocked).await? {
+            match self.release(&spec.id, release, named, &mut blocked).await? {
                 Fetched::Stored(changes) => {
                     items += changes.inserted + changes.price_changed + changes.unchanged
                 }
@@ -216,12 +245,13 @@ impl Market {
     }
 
     /// Fetches and stores one release's listings unless they are fresh, through the first
-    /// source that is not blocked and reads it. Errors are those worth retrying the chunk
-    /// for.
+    /// source that is not blocked and reads it (`named`: the sellers the job names, for
+    /// the inventory source). Errors are those worth retrying the chunk for.
     async fn release(
         &self,
         job: &JobId,
         release: ReleaseId,
+        named: &[Username],
         blocked: &mut BlockedSources,
     ) -> Result<Fetched, HandleError> {
         if self
@@ -237,7 +267,7 @@ impl Market {
         let mut served = self
             .nothing_for_sale(release)
             .await?
-            .then(|| (STATS_SOURCE, Vec::new()));
+            .then(|| (STATS_SOURCE, Read::whole(Vec::new())));
         for source in &self.sources {
             if served.is_some() {
                 break;
@@ -245,14 +275,40 @@ impl Market {
             if blocked.contains_key(source.name) {
                 continue;
             }
-            match self.fetch(source, release).await {
-                Ok(listings) => {
-                    served = Some((source.name, listings));
+            let attempt = match &source.reader {
+                Reader::Pages(pages) => self.fetch(pages.as_ref(), release).await.map(Read::whole),
+                Reader::Inventory(inventory) => {
+                    match inventory
+                        .release_listings(release, named)
+                        .await
+                        .map_err(HandleError::Retry)?
+                    {
+                        Some(read) => Ok(Read {
+                            listings: read.listings,
+                            scope: read.scope,
+                        }),
+                        None => {
+                            self.records
+                                .source_failed(job, release, source.name)
+                                .await
+                                .map_err(HandleError::retry)?;
+                            failures.push(format!(
+                                "{}: no seller is known to sell it (name sellers in the criteria)",
+                                source.name
+                            ));
+                            continue;
+                        }
+                    }
+                }
+            };
+            match attempt {
+                Ok(read) => {
+                    served = Some((source.name, read));
                     break;
                 }
                 // Discogs has no such release (any more): nothing is for sale.
                 Err(DiscogsError::NotFound { .. }) => {
-                    served = Some((source.name, Vec::new()));
+                    served = Some((source.name, Read::whole(Vec::new())));
                     break;
                 }
                 Err(e) if e.is_retryable() => return Err(HandleError::retry(e)),
@@ -273,7 +329,7 @@ impl Market {
                 }
             }
         }
-        let Some((source, listings)) = served else {
+        let Some((source, Read { listings, scope })) = served else {
             self.records
                 .failed(job, release)
                 .await
@@ -289,7 +345,11 @@ impl Market {
         let sellers = sellers_of(&listings);
         let rows = listings_of(release, &listings);
         let stored = match self.catalog.upsert_sellers(&sellers).await {
-            Ok(()) => self.catalog.record_listings(release, &rows, seen_at).await,
+            Ok(()) => {
+                self.catalog
+                    .record_seen_listings(release, &rows, &scope, seen_at)
+                    .await
+            }
             Err(e) => Err(e),
         };
         let changes = match stored {
@@ -306,16 +366,19 @@ impl Market {
             Err(e) => return Err(HandleError::retry(e)),
         };
         // Counted, then fresh, and fresh only once stored: a crash before this leaves the
-        // release to fetch again.
+        // release to fetch again. A read of some sellers' listings does not make the
+        // release fresh: the next job tries the sources again.
         self.records
             .fetched(job, release, source)
             .await
             .map_err(HandleError::retry)?;
-        let stamp = seen_at.to_rfc3339_opts(SecondsFormat::Millis, true);
-        self.freshness
-            .mark_fresh(release, &stamp)
-            .await
-            .map_err(HandleError::retry)?;
+        if scope == ListingScope::Release {
+            let stamp = seen_at.to_rfc3339_opts(SecondsFormat::Millis, true);
+            self.freshness
+                .mark_fresh(release, &stamp)
+                .await
+                .map_err(HandleError::retry)?;
+        }
         tracing::debug!(%release, source, listings = rows.len(), inserted = changes.inserted, price_changed = changes.price_changed, gone = changes.gone, "listings stored");
         Ok(Fetched::Stored(changes))
     }
@@ -368,14 +431,13 @@ impl Market {
     /// Every listing of the release through `source`, page after page, up to `max_pages`.
     async fn fetch(
         &self,
-        source: &NamedSource,
+        source: &dyn ListingSource,
         release: ReleaseId,
     ) -> Result<Vec<PageListing>, DiscogsError> {
         let mut listings: Vec<PageListing> = Vec::new();
         let mut ids = HashSet::new();
         for page in 1..=self.settings.max_pages.max(1) {
             let read = match source
-                .source
                 .release_listings(release, page, self.settings.per_page)
                 .await
             {

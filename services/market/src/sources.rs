@@ -1,29 +1,42 @@
 //! Where the market stage reads listings from, in the order the settings prefer.
 //!
 //! Today's www.discogs.com challenges every plain HTTP client, so a release's listings may
-//! come from several sources behind the one [`ListingSource`] port: a real browser, plain
-//! HTTP (the simulator, or Discogs should it relent), later the API-only sources and pages
-//! the buyer uploads. The stage tries them in order for each release; a source that meets
-//! a challenge is not asked again for the rest of the chunk.
+//! come from several sources: the release's marketplace pages through a real browser or
+//! plain HTTP (the simulator, or Discogs should it relent), both behind the one
+//! [`ListingSource`] port, and sellers' inventories through the API
+//! ([`InventorySource`]). The stage tries them in order for each release; a source that
+//! meets a challenge is not asked again for the rest of the chunk.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use cratedigger_discogs::{BrowserListingSource, BrowserSettings, DiscogsClient, ListingSource};
+use cratedigger_catalog::Catalog;
+use cratedigger_discogs::{BrowserListingSource, DiscogsClient, ListingSource};
+use cratedigger_kv::KeyValue;
 use serde::Deserialize;
 
-/// A source by its settings name (`market.sources = ["browser", "http"]`).
+use crate::MarketSettings;
+use crate::inventory::InventorySource;
+
+/// A source by its settings name (`market.sources = ["browser", "inventory", "http"]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SourceKind {
     /// A real Chromium over the DevTools protocol: passes the bot challenge.
     Browser,
+    /// The inventories of named and known sellers, through the API: never challenged,
+    /// but sees only those sellers' listings.
+    Inventory,
     /// The pages over plain HTTP: the simulator, or a Discogs that lets it through.
     Http,
 }
+
+const KNOWN: &str = "browser, inventory, http";
 
 impl SourceKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::Browser => "browser",
+            Self::Inventory => "inventory",
             Self::Http => "http",
         }
     }
@@ -49,33 +62,54 @@ pub fn deserialize_kinds<'de, D: serde::Deserializer<'de>>(
     for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
         let kind = match name.to_ascii_lowercase().as_str() {
             "browser" => SourceKind::Browser,
+            "inventory" => SourceKind::Inventory,
             "http" => SourceKind::Http,
             other => {
                 return Err(D::Error::custom(format!(
-                    "unknown listing source {other:?} (known: browser, http)"
+                    "unknown listing source {other:?} (known: {KNOWN})"
                 )));
             }
         };
         kinds.push(kind);
     }
     if kinds.is_empty() {
-        return Err(D::Error::custom(
-            "market.sources names no listing source (known: browser, http)",
-        ));
+        return Err(D::Error::custom(format!(
+            "market.sources names no listing source (known: {KNOWN})"
+        )));
     }
     Ok(kinds)
+}
+
+/// How a source reads a release.
+#[derive(Clone)]
+pub enum Reader {
+    /// Its marketplace pages, page after page: all of its listings.
+    Pages(Arc<dyn ListingSource>),
+    /// The inventories of the sellers the job names and of those seen selling it.
+    Inventory(Arc<InventorySource>),
 }
 
 /// One source with its name, as the job's coverage reports it.
 #[derive(Clone)]
 pub struct NamedSource {
     pub name: &'static str,
-    pub source: Arc<dyn ListingSource>,
+    pub reader: Reader,
 }
 
 impl NamedSource {
+    /// A source of marketplace pages.
     pub fn new(name: &'static str, source: Arc<dyn ListingSource>) -> Self {
-        Self { name, source }
+        Self {
+            name,
+            reader: Reader::Pages(source),
+        }
+    }
+
+    pub fn inventory(source: Arc<InventorySource>) -> Self {
+        Self {
+            name: SourceKind::Inventory.name(),
+            reader: Reader::Inventory(source),
+        }
     }
 }
 
@@ -85,33 +119,46 @@ impl std::fmt::Debug for NamedSource {
     }
 }
 
-/// The sources `kinds` name, in that order, built on the Discogs client (whose web host
-/// and request budget the browser shares). A kind named twice is used once.
+/// The sources `settings.sources` names, in that order, built on the Discogs client
+/// (whose web host and request budget the browser shares) and, for the inventories, the
+/// catalog (who sold what) and the key-value store (their cache). A kind named twice is
+/// used once.
 pub fn build_sources(
-    kinds: &[SourceKind],
+    settings: &MarketSettings,
     discogs: &DiscogsClient,
-    browser: &BrowserSettings,
+    catalog: &Arc<dyn Catalog>,
+    kv: &Arc<dyn KeyValue>,
 ) -> Vec<NamedSource> {
     let mut sources: Vec<NamedSource> = Vec::new();
-    for &kind in kinds {
+    for &kind in &settings.sources {
         if sources.iter().any(|s| s.name == kind.name()) {
             continue;
         }
-        let source: Arc<dyn ListingSource> = match kind {
-            SourceKind::Http => Arc::new(discogs.clone()),
-            SourceKind::Browser => Arc::new(BrowserListingSource::new(
-                browser.clone(),
-                discogs.config().web_base.clone(),
-                discogs.limiter(),
-            )),
+        let source = match kind {
+            SourceKind::Http => NamedSource::new(kind.name(), Arc::new(discogs.clone())),
+            SourceKind::Browser => NamedSource::new(
+                kind.name(),
+                Arc::new(BrowserListingSource::new(
+                    settings.browser.clone(),
+                    discogs.config().web_base.clone(),
+                    discogs.limiter(),
+                )),
+            ),
+            SourceKind::Inventory => NamedSource::inventory(Arc::new(InventorySource::new(
+                discogs.clone(),
+                catalog.clone(),
+                kv.clone(),
+                Duration::from_secs(settings.listing_ttl_seconds),
+                settings.inventory.clone(),
+            ))),
         };
-        sources.push(NamedSource::new(kind.name(), source));
+        sources.push(source);
     }
     sources
 }
 
 /// What a buyer can do about releases no source could read.
-pub const BLOCKED_ADVICE: &str = "the marketplace answered with a bot challenge: enable the browser source (market.sources = [\"browser\", …]) and try again";
+pub const BLOCKED_ADVICE: &str = "the marketplace answered with a bot challenge: enable the browser source (market.sources = [\"browser\", …]), or name sellers whose inventories to search (criteria.sellers, with the inventory source), and try again";
 
 #[cfg(test)]
 mod tests {
@@ -136,8 +183,12 @@ mod tests {
             Ok(vec![SourceKind::Browser, SourceKind::Http])
         );
         assert_eq!(
-            parse(r#"{"sources": "http, Browser"}"#),
-            Ok(vec![SourceKind::Http, SourceKind::Browser])
+            parse(r#"{"sources": "http, Browser,inventory"}"#),
+            Ok(vec![
+                SourceKind::Http,
+                SourceKind::Browser,
+                SourceKind::Inventory
+            ])
         );
         assert!(
             parse(r#"{"sources": ["carrier-pigeon"]}"#)

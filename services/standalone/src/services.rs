@@ -223,9 +223,10 @@ fn tasks_with(
         Service::Market => {
             let market = settings.market();
             let sources = cratedigger_market::build_sources(
-                &market.sources,
+                &market,
                 &backends.discogs,
-                &market.browser,
+                &backends.catalog,
+                &backends.kv,
             );
             let stats = Some(backends.discogs.clone());
             Market::new(

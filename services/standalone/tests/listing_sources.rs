@@ -3,7 +3,8 @@
 //! release and the job says so, with what to do; the browser source reads the same
 //! listings a permissive simulator serves, and the job says which source served them.
 //! The marketplace stats pre-check (an open API call) spares the page loads of releases
-//! with nothing for sale.
+//! with nothing for sale. The inventory source finds, through the open API, what the
+//! sellers a buyer names (and then those seen before) hold of the candidates.
 
 // Helpers outside #[test] functions fail loudly too: a test is the only caller.
 #![allow(clippy::unwrap_used)]
@@ -14,11 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cratedigger_discogs::api::{Auth, ClientConfig};
+use std::collections::{BTreeMap, BTreeSet};
+
 use cratedigger_discogs::{
-    DiscogsClient, ListingSource, MemoryRateLimiter, RateLimitPolicy, Secret,
+    DiscogsClient, ListingSource, MemoryRateLimiter, PageRequest, RateLimitPolicy, Secret,
 };
 use cratedigger_discogs_sim::SimSettings;
-use cratedigger_domain::{CartSet, JobState, ReleaseId, SourceCoverage};
+use cratedigger_domain::{CartSet, JobState, ListingId, ReleaseId, SourceCoverage, Username};
 use cratedigger_market::SourceKind;
 use cratedigger_results::Collection;
 use cratedigger_status::CandidateRecords;
@@ -209,6 +212,129 @@ async fn the_stats_pre_check_loads_no_page_for_releases_with_nothing_for_sale() 
     );
 }
 
+/// A client of the simulator at `base` with a budget no test reaches.
+fn client(base: &str) -> DiscogsClient {
+    let config = ClientConfig::single_host(base, Auth::Token(Secret::new("t"))).unwrap();
+    DiscogsClient::new(
+        config,
+        Arc::new(MemoryRateLimiter::new(RateLimitPolicy::per_minute(6_000))),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_inventory_source_finds_the_candidates_that_named_sellers_hold() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let (challenging, permissive) = (sim(true).await, sim(false).await);
+    let user = "inventorydigger";
+    challenging.create_user(user, WANTS).await;
+    // Who sells the wanted releases, from the pages of the same world without the
+    // challenge: the two sellers holding the most of them are the ones the buyer names.
+    let wants = client(&challenging.base)
+        .wantlist_page(&Username::parse(user).unwrap(), PageRequest::first())
+        .await
+        .unwrap();
+    let wanted: Vec<ReleaseId> = wants.items.iter().map(|w| w.release_id).collect();
+    let direct = client(&permissive.base);
+    let mut offered = Vec::new();
+    for &release in &wanted {
+        let page = direct.release_listings(release, 1, 250).await.unwrap();
+        offered.extend(page.listings.into_iter().map(|l| {
+            let seller = l.seller.unwrap().name.as_str().to_owned();
+            (release, l.id, seller)
+        }));
+    }
+    let mut holding: BTreeMap<&str, BTreeSet<ReleaseId>> = BTreeMap::new();
+    for (release, _, seller) in &offered {
+        holding.entry(seller).or_default().insert(*release);
+    }
+    let mut sellers: Vec<(&str, usize)> = holding.iter().map(|(s, r)| (*s, r.len())).collect();
+    sellers.sort_by_key(|(name, held)| (std::cmp::Reverse(*held), *name));
+    let named: Vec<&str> = sellers.iter().take(2).map(|(name, _)| *name).collect();
+    let expected: BTreeSet<ListingId> = offered
+        .iter()
+        .filter(|(_, _, seller)| named.contains(&seller.as_str()))
+        .map(|(_, id, _)| *id)
+        .collect();
+    assert!(
+        !expected.is_empty(),
+        "the named sellers hold some candidates"
+    );
+    assert!(
+        expected.len() < offered.len(),
+        "other sellers hold some too, which the inventories cannot show"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded_settings(dir.path(), &challenging);
+    settings.market.sources = vec![SourceKind::Inventory, SourceKind::Http];
+    settings.market.inventory.max_pages = 100;
+    let mesh = Mesh::start(settings, |bus| bus).await;
+    let api = mesh.api();
+    let stored_ids = || async {
+        let stored = mesh
+            .backends
+            .catalog
+            .listings(&wanted, false)
+            .await
+            .unwrap();
+        stored.iter().map(|l| l.id).collect::<BTreeSet<_>>()
+    };
+    let coverage = |job: cratedigger_domain::JobId| {
+        let results = mesh.backends.results.clone();
+        async move {
+            let stored = results.get(Collection::Carts, job.as_str()).await.unwrap();
+            let carts: CartSet = serde_json::from_value(stored.expect("carts stored")).unwrap();
+            carts
+        }
+    };
+
+    let mut body = carts_body(user, 3);
+    body["criteria"]["sellers"] = json!(named);
+    let job = api.post_job(body).await;
+    let (status, _) = api.wait(&job, Duration::from_secs(90)).await;
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    assert_eq!(
+        stored_ids().await,
+        expected,
+        "exactly the named sellers' listings"
+    );
+    let carts = coverage(job).await;
+    let by_inventory = SourceCoverage {
+        source: "inventory".into(),
+        served: WANTS as u32,
+        blocked: 0,
+        failed: 0,
+    };
+    assert_eq!(carts.market.sources, vec![by_inventory.clone()]);
+    assert!(
+        carts
+            .notes
+            .iter()
+            .any(|n| n.contains("searched only in the inventories")),
+        "{:?}",
+        carts.notes
+    );
+    let stats = challenging.stats().await;
+    let inventory_pages = stats["by_endpoint"]["inventory"].as_u64().unwrap();
+    assert!(inventory_pages >= 2, "{stats}");
+    assert_eq!(sell_release_pages(&stats), 0, "no page was loaded");
+
+    // The next job names no one: the sellers seen before are asked, from the cache.
+    let job = api.post_job(carts_body(user, 3)).await;
+    let (status, _) = api.wait(&job, Duration::from_secs(90)).await;
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    assert_eq!(stored_ids().await, expected);
+    assert_eq!(coverage(job).await.market.sources, vec![by_inventory]);
+    let stats = challenging.stats().await;
+    assert_eq!(
+        stats["by_endpoint"]["inventory"].as_u64().unwrap(),
+        inventory_pages,
+        "each inventory is read once within the cache's lifetime"
+    );
+    mesh.stop().await;
+}
+
 /// Every listing stored for the job's candidates is the one the same world serves to a
 /// plain client without the challenge, and none is missing or extra.
 async fn assert_same_listings(mesh: &Mesh, job: &cratedigger_domain::JobId, permissive: &Sim) {
@@ -218,13 +344,7 @@ async fn assert_same_listings(mesh: &Mesh, job: &cratedigger_domain::JobId, perm
         .unwrap()
         .unwrap();
     let ids: Vec<ReleaseId> = candidates.releases.iter().map(|c| c.release_id).collect();
-    let config =
-        ClientConfig::single_host(&permissive.base, Auth::Token(Secret::new("t"))).unwrap();
-    let direct = DiscogsClient::new(
-        config,
-        Arc::new(MemoryRateLimiter::new(RateLimitPolicy::per_minute(6_000))),
-    )
-    .unwrap();
+    let direct = client(&permissive.base);
     let stored = mesh.backends.catalog.listings(&ids, false).await.unwrap();
     let mut total = 0;
     for &release in &ids {
