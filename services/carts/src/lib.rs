@@ -410,7 +410,7 @@ fn coverage_note(market: &MarketCoverage) -> Option<String> {
         note.push_str(&format!(" ({})", tried.join("; ")));
     }
     if market.sources.iter().any(|s| s.blocked > 0) {
-        note.push_str(". The marketplace answered with a bot challenge: enable the browser source (market.sources), or name sellers whose inventories to search (criteria.sellers), and run the job again");
+        note.push_str(". The marketplace answered with a bot challenge: enable the browser source (market.sources), name sellers whose inventories to search (criteria.sellers), or upload the release pages saved from your own browser (POST /api/v1/listings/uploads), and run the job again");
     }
     Some(note)
 }

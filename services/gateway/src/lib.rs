@@ -3,6 +3,7 @@
 //! Consumes HTTP requests, the status board and the results (KeyValue and ResultsStore,
 //! written by the tracker and the result stages), the recommender's gRPC SimilarItems,
 //! and Discogs' OAuth 1.0a for signing in. Produces JobRequested and JobCancelled events,
+//! ListingsUploaded (marketplace pages a buyer saved, see [`uploads`]),
 //! the status record (JSON, and Server-Sent Events), the OpenAPI document at
 //! `/api/openapi.json`, and the web page (HTML, CSS and JS built into the binary). Owns
 //! sessions, job owners, de-duplication keys and the stored requests in the KeyValue store.
@@ -20,6 +21,7 @@ mod ratelimit;
 mod results;
 mod settings;
 pub mod similar;
+pub mod uploads;
 mod web;
 
 use std::net::SocketAddr;
@@ -38,7 +40,7 @@ use cratedigger_discogs::api::ConsumerCredentials;
 use cratedigger_kit::{Health, Publisher, Shutdown};
 use cratedigger_kv::KeyValue;
 use cratedigger_results::ResultsStore;
-use cratedigger_status::StatusBoard;
+use cratedigger_status::{StatusBoard, UploadRecords};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 
@@ -63,6 +65,7 @@ pub struct Gateway {
     results: Arc<dyn ResultsStore>,
     sessions: Sessions,
     owners: access::Owners,
+    uploads: UploadRecords,
     keys: Arc<ApiKeys>,
     similar: Option<Arc<dyn SimilarReleases>>,
     oauth: Option<Arc<DiscogsSignIn>>,
@@ -86,6 +89,7 @@ impl Gateway {
             board: StatusBoard::new(kv.clone()),
             sessions: Sessions::new(kv.clone(), lifetime, settings.secure_cookies),
             owners: access::Owners::new(kv.clone()),
+            uploads: UploadRecords::new(kv.clone()),
             keys: Arc::new(ApiKeys::new(&settings.api_keys)),
             kv,
             publisher: Publisher::new(bus),
@@ -145,6 +149,11 @@ impl Gateway {
                 get(results::recommendations),
             )
             .route("/api/v1/releases/{id}/similar", get(similar::similar))
+            .route(
+                "/api/v1/listings/uploads",
+                post(uploads::create).layer(DefaultBodyLimit::max(self.settings.max_upload_bytes)),
+            )
+            .route("/api/v1/listings/uploads/{id}", get(uploads::status))
             .route_layer(from_fn_with_state(self.clone(), access::authenticate));
         let open = Router::new()
             .route("/api/v1/session", get(jobs::session))

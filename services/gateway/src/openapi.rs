@@ -13,6 +13,7 @@ use crate::error::{ErrorBody, ErrorDetail};
 use crate::jobs::record::{Links, StatusRecord};
 use crate::jobs::{CreateJob, CreatedJob, SessionInfo};
 use crate::similar::SimilarReleasesSet;
+use crate::uploads::{CreatedUpload, UploadStatusDoc};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,14 +27,17 @@ use crate::similar::SimilarReleasesSet;
         crate::results::recommendations,
         crate::results::carts,
         crate::similar::similar,
+        crate::uploads::create,
+        crate::uploads::status,
     ),
     components(schemas(
         CreateJob, CreatedJob, StatusRecord, StatusEventDoc, JobKindDoc, Links, ErrorBody, ErrorDetail, SessionInfo, SimilarReleasesSet,
         CartCriteriaDoc, MoneyDoc, MediaConditionDoc, JobStatusDoc, StageStatusDoc, JobErrorDoc,
         RecommendationSetDoc, RecommendedReleaseDoc, BecauseDoc, CartSetDoc,
+        CreatedUpload, UploadStatusDoc,
     )),
     modifiers(&ApiKeySecurity),
-    tags((name = "jobs"), (name = "results"), (name = "session")),
+    tags((name = "jobs"), (name = "results"), (name = "session"), (name = "listings")),
 )]
 pub struct ApiDoc;
 

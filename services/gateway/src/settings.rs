@@ -9,6 +9,9 @@ pub struct GatewaySettings {
     pub port: u16,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Largest upload of saved marketplace pages, in bytes. The files travel in one
+    /// event, so this stays under the bus's message limit (Pub/Sub: 10 MB).
+    pub max_upload_bytes: usize,
     /// How long an identical request returns the existing job.
     pub dedup_seconds: u64,
     /// Recommendations a job keeps when the request does not say.
@@ -45,6 +48,7 @@ impl Default for GatewaySettings {
             host: "127.0.0.1".into(),
             port: 8080,
             max_body_bytes: 16 * 1024,
+            max_upload_bytes: 8 * 1024 * 1024,
             dedup_seconds: 24 * 3600,
             default_limit: 20,
             api_keys: Vec::new(),

@@ -20,10 +20,14 @@
 //! which failed are recorded for the carts stage's coverage. Redelivery is harmless: releases stored by an
 //! earlier attempt are fresh and skipped, and recording the same listings again changes
 //! nothing.
+//!
+//! Also consumes ListingsUploaded: marketplace pages the buyer saved and uploaded, stored
+//! as if fetched ([`uploads`]).
 
 mod convert;
 pub mod inventory;
 pub mod sources;
+pub mod uploads;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -42,7 +46,7 @@ use cratedigger_kit::{
 use cratedigger_kv::{KeyValue, KvError};
 use cratedigger_proto::convert::{job_of, stage_to_pb};
 use cratedigger_proto::events;
-use cratedigger_status::{ListingFreshness, MarketRecords};
+use cratedigger_status::{ListingFreshness, MarketRecords, UploadRecords};
 use serde::Deserialize;
 
 pub use convert::{listings_of, sellers_of};
@@ -127,6 +131,7 @@ type BlockedSources = BTreeMap<&'static str, String>;
 
 pub struct Market {
     catalog: Arc<dyn Catalog>,
+    uploads: Arc<uploads::UploadReader>,
     sources: Vec<NamedSource>,
     /// The marketplace stats API, for the pre-check (`market.stats_precheck`).
     stats: Option<DiscogsClient>,
@@ -146,11 +151,18 @@ impl Market {
         settings: MarketSettings,
     ) -> Arc<Self> {
         let ttl = Duration::from_secs(settings.listing_ttl_seconds.max(1));
+        let freshness = ListingFreshness::new(kv.clone(), ttl);
+        let uploads = Arc::new(uploads::UploadReader::new(
+            catalog.clone(),
+            freshness.clone(),
+            UploadRecords::new(kv.clone()),
+        ));
         Arc::new(Self {
             catalog,
+            uploads,
             sources,
             stats: stats.filter(|_| settings.stats_precheck),
-            freshness: ListingFreshness::new(kv.clone(), ttl),
+            freshness,
             records: MarketRecords::new(kv),
             publisher: Publisher::new(bus),
             settings,
@@ -165,12 +177,24 @@ impl Market {
         // A chunk may wait minutes for the shared rate limiter: its lease is renewed while
         // it is held, and returns within the ack deadline if this process dies.
         let spec = subscription::<events::MarketChunkRequested>(SERVICE);
-        vec![Box::new(Worker::new(
+        let chunks = Worker::new(
             Arc::new(OnMarketChunk(self.clone())),
             self.publisher.bus().clone(),
             spec,
             settings,
-        ))]
+        );
+        // Uploaded pages, one upload at a time per process: each is bounded by the
+        // gateway's upload size and read in a few seconds.
+        let uploads = Worker::new(
+            Arc::new(uploads::OnListingsUploaded(self.uploads.clone())),
+            self.publisher.bus().clone(),
+            subscription::<events::ListingsUploaded>(SERVICE),
+            WorkerSettings {
+                concurrency: 1,
+                ..worker.clone()
+            },
+        );
+        vec![Box::new(chunks), Box::new(uploads)]
     }
 
     async fn on_chunk(&self, request: events::MarketChunkRequested) -> Result<(), HandleError> {

@@ -158,7 +158,7 @@ pub fn build_sources(
 }
 
 /// What a buyer can do about releases no source could read.
-pub const BLOCKED_ADVICE: &str = "the marketplace answered with a bot challenge: enable the browser source (market.sources = [\"browser\", …]), or name sellers whose inventories to search (criteria.sellers, with the inventory source), and try again";
+pub const BLOCKED_ADVICE: &str = "the marketplace answered with a bot challenge: enable the browser source (market.sources = [\"browser\", …]), name sellers whose inventories to search (criteria.sellers, with the inventory source), or upload the release pages saved from your own browser (POST /api/v1/listings/uploads, or \"Saved marketplace pages\" on the page), and try again";
 
 #[cfg(test)]
 mod tests {

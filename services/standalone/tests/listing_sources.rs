@@ -4,7 +4,8 @@
 //! listings a permissive simulator serves, and the job says which source served them.
 //! The marketplace stats pre-check (an open API call) spares the page loads of releases
 //! with nothing for sale. The inventory source finds, through the open API, what the
-//! sellers a buyer names (and then those seen before) hold of the candidates.
+//! sellers a buyer names (and then those seen before) hold of the candidates. Pages the
+//! buyer saved and uploads are stored whole or not at all, and a carts job runs on them.
 
 // Helpers outside #[test] functions fail loudly too: a test is the only caller.
 #![allow(clippy::unwrap_used)]
@@ -332,6 +333,230 @@ async fn the_inventory_source_finds_the_candidates_that_named_sellers_hold() {
         inventory_pages,
         "each inventory is read once within the cache's lifetime"
     );
+    mesh.stop().await;
+}
+
+/// A marketplace page as a browser saves it: the page, marked with where it came from.
+fn saved(release: ReleaseId, html: &str) -> String {
+    let url = format!("https://www.discogs.com/sell/release/{release}?limit=250");
+    format!("<!-- saved from url=({:04}){url} -->\n{html}", url.len())
+}
+
+async fn page_html(sim: &Sim, release: ReleaseId) -> String {
+    reqwest::get(format!("{}/sell/release/{release}?limit=250", sim.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn zip_of(entries: &[(String, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in entries {
+        writer
+            .start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploaded_saved_pages_are_stored_whole_or_not_at_all_and_a_carts_job_runs_on_them() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let (challenging, permissive) = (sim(true).await, sim(false).await);
+    let user = "uploaddigger";
+    challenging.create_user(user, WANTS).await;
+    let wants = client(&challenging.base)
+        .wantlist_page(&Username::parse(user).unwrap(), PageRequest::first())
+        .await
+        .unwrap();
+    let wanted: Vec<ReleaseId> = wants.items.iter().map(|w| w.release_id).collect();
+    // Another release with listings, whose saved page has a row that cannot be read.
+    let world: Value = reqwest::get(format!("{}/_sim/releases?per_page=2000", permissive.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let damaged = world["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| (2..=30).contains(&r["num_for_sale"].as_u64().unwrap_or(0)))
+        .map(|r| ReleaseId(r["id"].as_u64().unwrap()))
+        .find(|r| !wanted.contains(r))
+        .unwrap();
+    let mut broken = saved(damaged, &page_html(&permissive, damaged).await);
+    let row = broken.find("shortcut_navigable").unwrap();
+    let end = row + broken[row..].find("</tr>").unwrap();
+    let damaged_row = broken[row..end].replace(r#"class="price""#, r#"class="lost""#);
+    broken.replace_range(row..end, &damaged_row);
+    // What a browser shows before the challenge clears, saved by mistake.
+    let challenge = page_html(&challenging, wanted[0]).await;
+    assert!(challenge.contains("Just a moment"));
+
+    let mut pages = Vec::new();
+    for &release in &wanted {
+        pages.push(saved(release, &page_html(&permissive, release).await));
+    }
+    let mut entries: Vec<(String, &[u8])> = pages[3..]
+        .iter()
+        .enumerate()
+        .map(|(i, html)| (format!("saved/release {i}.html"), html.as_bytes()))
+        .collect();
+    entries.push(("saved/release 0_files/app.js".into(), b"void 0;"));
+    let archive = zip_of(&entries);
+    let mut form = reqwest::multipart::Form::new();
+    for (i, html) in pages[..3].iter().enumerate() {
+        let part = reqwest::multipart::Part::bytes(html.clone().into_bytes())
+            .file_name(format!("page {i}.html"));
+        form = form.part("files", part);
+    }
+    form = form
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(archive).file_name("more.zip"),
+        )
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(broken.into_bytes()).file_name("broken.html"),
+        )
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(challenge.into_bytes()).file_name("challenge.html"),
+        );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = Mesh::start(embedded_settings(dir.path(), &challenging), |bus| bus).await;
+    let api = mesh.api();
+    let uploads = format!("{}/api/v1/listings/uploads", api.base);
+    // A file that is no page is refused at once, by name.
+    let refused = api
+        .http
+        .post(format!("{uploads}?name=scan.pdf"))
+        .header("content-type", "text/html")
+        .body("%PDF-1.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["error"]["field"], "files[0]", "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("scan.pdf: ")
+    );
+
+    let created = api
+        .http
+        .post(&uploads)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 202);
+    let created: Value = created.json().await.unwrap();
+    let status_url = format!("{}{}", api.base, created["status_url"].as_str().unwrap());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let status: Value = api
+            .http
+            .get(&status_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !["queued", "reading"].contains(&status["state"].as_str().unwrap()) {
+            break status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status["state"], "partial", "{status}");
+    let files = status["files"].as_array().unwrap();
+    assert_eq!(files.len(), 6);
+    let pages_of = |i: usize| files[i]["outcome"]["pages"].as_array().unwrap().clone();
+    for i in 0..3 {
+        let page = &pages_of(i)[0];
+        assert!(
+            page["error"].is_null() && page["complete"] == true,
+            "{page}"
+        );
+        assert_eq!(page["release"], wanted[i].0);
+    }
+    assert_eq!(
+        pages_of(3).len(),
+        WANTS - 3,
+        "the zip's pages, not its script"
+    );
+    assert!(pages_of(3).iter().all(|p| p["error"].is_null()));
+    let error = |i: usize| {
+        let page = &pages_of(i)[0];
+        page["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("file {i} stored: {page}"))
+            .to_owned()
+    };
+    assert!(
+        error(4).starts_with("broken.html: ") && error(4).contains("cannot be read"),
+        "{}",
+        error(4)
+    );
+    assert!(
+        error(5).starts_with("challenge.html: ") && error(5).contains("bot challenge"),
+        "{}",
+        error(5)
+    );
+    let catalog = &mesh.backends.catalog;
+    assert!(
+        catalog.listings(&[damaged], true).await.unwrap().is_empty(),
+        "nothing of the damaged page is stored"
+    );
+    let stored = catalog.listings(&wanted, false).await.unwrap().len();
+    assert_eq!(status["listings"].as_u64().unwrap() as usize, stored);
+
+    // The same page again (a second delivery of what is already stored) changes nothing.
+    let again = api
+        .http
+        .post(format!("{uploads}?name=again.html"))
+        .header("content-type", "text/html")
+        .body(pages[0].clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 202);
+
+    // A carts job over plain HTTP, which the challenge blocks, runs on the uploaded pages.
+    let job = api.post_job(carts_body(user, 3)).await;
+    let (status, _) = api.wait(&job, Duration::from_secs(90)).await;
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    assert!(!status.partial, "{status:?}");
+    let carts: CartSet = serde_json::from_value(
+        mesh.backends
+            .results
+            .get(Collection::Carts, job.as_str())
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (carts.market.cached, carts.market.failed),
+        (WANTS as u32, 0),
+        "every release was current from the upload"
+    );
+    assert_eq!(
+        catalog.listings(&wanted, false).await.unwrap().len(),
+        stored
+    );
+    assert_same_listings(&mesh, &job, &permissive).await;
     mesh.stop().await;
 }
 

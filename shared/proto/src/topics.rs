@@ -49,6 +49,7 @@ event!(JobCompleted, "job-completed", job);
 event!(JobFailed, "job-failed", job);
 event!(JobCancelled, "job-cancelled", job);
 event!(ModelTrained, "model-trained");
+event!(ListingsUploaded, "listings-uploaded");
 
 /// Every topic of the mesh (provisioning and the deployment consistency checks use it).
 pub const ALL_TOPICS: &[&str] = &[
@@ -64,6 +65,7 @@ pub const ALL_TOPICS: &[&str] = &[
     <events::JobFailed as Event>::TOPIC,
     <events::JobCancelled as Event>::TOPIC,
     <events::ModelTrained as Event>::TOPIC,
+    <events::ListingsUploaded as Event>::TOPIC,
 ];
 
 /// The topic of an event type.

@@ -18,12 +18,17 @@
 //! The record expires 24 hours after its last write.
 //!
 //! Beside the board, [`records`] keeps the listing freshness marks (the 24-hour listing
-//! cache) and a carts job's candidates.
+//! cache) and a carts job's candidates, and [`uploads`] the record of each upload of
+//! saved marketplace pages.
 
 mod board;
 mod record;
 pub mod records;
+pub mod uploads;
 
 pub use board::{StageCompletion, StatusBoard};
 pub use record::{JobStatus, StageStatus};
 pub use records::{CandidateRecords, ListingFreshness, MarketRecords, RecordError};
+pub use uploads::{
+    FileOutcome, FileStatus, PageOutcome, UploadMeta, UploadRecords, UploadState, UploadStatus,
+};

@@ -14,6 +14,7 @@ mod html;
 mod money_text;
 pub(crate) mod page;
 mod row;
+mod saved;
 mod seller;
 mod summary;
 
@@ -25,6 +26,7 @@ use cratedigger_domain::{
 use serde::{Deserialize, Serialize};
 
 pub use page::read_market_page;
+pub use saved::{read_saved_page, saved_release};
 
 /// What the caller already knows about the page it asked for. Rows that do not carry the
 /// release id or the seller (the 2020 markup has no `data-release-id`; a seller's own
@@ -165,5 +167,6 @@ mod tests {
         super::seller::force_selectors();
         super::summary::force_selectors();
         super::page::force_selectors();
+        super::saved::force_selectors();
     }
 }
