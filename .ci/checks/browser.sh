@@ -3,7 +3,8 @@
 # npm): starts `cratedigger up --sim` from the debug build on a free port, submits a carts
 # job through the form, follows its progress and checks that the carts table shows the
 # optimiser's best cart as the API gives it, read through the browser listing source
-# past the simulator's challenge (services/gateway/tests/browser/carts.mjs).
+# past the simulator's challenge, and uploads a marketplace page the browser saved
+# through the page's file field (services/gateway/tests/browser/carts.mjs).
 # Screenshots go to target/browser/. Installs what is missing; idempotent. Runs from the
 # repository root after `cargo build --workspace --all-targets`.
 set -euo pipefail
@@ -54,7 +55,8 @@ grep -q "cratedigger is up" "$work/up.log" || { tail -n 30 "$work/up.log" >&2; l
 
 log "driving the page in chromium"
 mkdir -p "$shots"
-if ! NODE_PATH="$node_modules" node services/gateway/tests/browser/carts.mjs --base "http://127.0.0.1:$port" --out "$shots"; then
+sim=$(sed -n 's/^the simulated Discogs is at //p' "$work/up.log" | head -n 1)
+if ! NODE_PATH="$node_modules" node services/gateway/tests/browser/carts.mjs --base "http://127.0.0.1:$port" --sim "$sim" --out "$shots"; then
   log "the browser check failed; the server's log ends with:"
   tail -n 40 "$work/up.log" >&2
   exit 1

@@ -113,6 +113,18 @@ pub(crate) async fn create(
     let id = uuid::Uuid::now_v7().to_string();
     let received_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     let names: Vec<String> = files.iter().map(|(name, _)| name.clone()).collect();
+    let event = pb::ListingsUploaded {
+        upload_id: id.clone(),
+        files: files
+            .into_iter()
+            .map(|(name, content)| pb::UploadedFile { name, content })
+            .collect(),
+        received_at: timestamp_to_pb(&received_at),
+    };
+    // The files travel in the event: it must fit in one message of the bus.
+    if prost::Message::encoded_len(&event) > cratedigger_bus::MAX_MESSAGE_BYTES {
+        return Err(ApiError::TooLarge(cratedigger_bus::MAX_MESSAGE_BYTES));
+    }
     gateway
         .uploads
         .create(&UploadMeta {
@@ -122,14 +134,6 @@ pub(crate) async fn create(
         })
         .await
         .map_err(ApiError::unavailable)?;
-    let event = pb::ListingsUploaded {
-        upload_id: id.clone(),
-        files: files
-            .into_iter()
-            .map(|(name, content)| pb::UploadedFile { name, content })
-            .collect(),
-        received_at: timestamp_to_pb(&received_at),
-    };
     gateway
         .publisher
         .publish(&event)

@@ -217,6 +217,75 @@
     return fetch(path, init);
   }
 
+  // ---- uploaded pages --------------------------------------------------------------------
+
+  async function upload(event) {
+    event.preventDefault();
+    const input = $('upload-files');
+    const error = $('upload-files-error');
+    error.hidden = true;
+    const files = Array.from(input.files || []);
+    if (!files.length) {
+      error.textContent = 'Choose the saved pages (.html) or a zip of them first.';
+      error.hidden = false;
+      input.focus();
+      return;
+    }
+    const form = new FormData();
+    for (const file of files) form.append('files', file, file.name);
+    $('upload-submit').disabled = true;
+    const result = $('upload-result');
+    result.replaceChildren(el('p', { text: 'Uploading ' + files.length + ' file' + (files.length === 1 ? '' : 's') + '…' }));
+    try {
+      const response = await fetch('/api/v1/listings/uploads', {
+        method: 'POST', body: form, credentials: 'same-origin', headers: { accept: 'application/json' },
+      });
+      const answer = await response.json();
+      if (!response.ok) {
+        error.textContent = (answer.error && answer.error.message) || ('The upload was refused (' + response.status + ').');
+        error.hidden = false;
+        result.replaceChildren();
+        return;
+      }
+      await followUpload(answer.status_url, result);
+    } catch (e) {
+      result.replaceChildren(el('p', { text: 'The upload could not be sent. Check the connection and try again.' }));
+    } finally {
+      $('upload-submit').disabled = false;
+    }
+  }
+
+  async function followUpload(url, result) {
+    for (let i = 0; i < 240; i++) {
+      const response = await fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' } });
+      if (response.ok) {
+        const status = await response.json();
+        if (status.state !== 'queued' && status.state !== 'reading') {
+          renderUpload(status, result);
+          return;
+        }
+        result.replaceChildren(el('p', { text: 'Reading the pages…' }));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    result.replaceChildren(el('p', { text: 'The pages are still being read; look again in a moment.' }));
+  }
+
+  function renderUpload(status, result) {
+    const summary = {
+      succeeded: 'Stored ' + status.listings + ' listings from every page.',
+      partial: 'Stored ' + status.listings + ' listings; some pages could not be used:',
+      failed: 'Nothing could be stored:',
+    }[status.state] || status.state;
+    const problems = [];
+    for (const file of status.files) {
+      const outcome = file.outcome || {};
+      if (outcome.error) problems.push(outcome.error);
+      for (const page of outcome.pages || []) if (page.error) problems.push(page.error);
+    }
+    result.replaceChildren(el('p', { text: summary }), el('ul', {}, problems.map((p) => el('li', { text: p }))));
+  }
+
   // ---- progress ----------------------------------------------------------------------
 
   function follow(id) {
@@ -487,6 +556,7 @@
     for (const radio of document.querySelectorAll('input[name="kind"]')) radio.addEventListener('change', updateKind);
     $('wantlist_share').addEventListener('input', updateMix);
     $('job-form').addEventListener('submit', submit);
+    $('upload-form').addEventListener('submit', upload);
     $('retry').addEventListener('click', () => {
       if (lastRequest) start(lastRequest);
       else $('job-form').requestSubmit();

@@ -413,6 +413,10 @@ pub async fn up(settings: &mut AppSettings, args: UpArgs) -> anyhow::Result<()> 
             let address = format!("http://{}:{}", settings.gateway.host, settings.gateway.port);
             println!("\ncratedigger is up at {address}");
             println!(
+                "the simulated Discogs is at {}",
+                settings.backends.discogs.api_url
+            );
+            println!(
                 "try: curl -s -X POST {address}/api/v1/jobs -H 'content-type: application/json' -d '{{\"kind\":\"recommendations\",\"username\":\"{example}\"}}'"
             );
         }

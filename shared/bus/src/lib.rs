@@ -27,6 +27,10 @@ pub mod names;
 mod pubsub;
 
 pub use memory::{DEFAULT_NACK_DELAY, MemoryBus};
+
+/// The largest message data every adapter carries whole (Pub/Sub takes 10 MB a message,
+/// attributes included): what publishers that carry files (uploads) stay under.
+pub const MAX_MESSAGE_BYTES: usize = 9_500_000;
 pub use names::{dead_letter_topic_name, subscription_name, topic_name};
 pub use pubsub::{EMULATOR_HOST_VAR, PubSubBus, PubSubSettings};
 

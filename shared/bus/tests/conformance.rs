@@ -13,6 +13,7 @@ macro_rules! behaviours {
     ($adapter:ident) => {
         $adapter!(
             round_trip_keeps_data_and_attributes,
+            the_largest_message_arrives_whole,
             fan_out_gives_each_subscription_a_copy,
             competing_consumers_share_a_subscription,
             late_subscription_misses_earlier_messages,

@@ -2,10 +2,11 @@
 // a carts job submitted through the form, its progress followed live, and the carts table
 // checked against the API's answer for the same job (the optimiser's best cart). Also: the
 // form refuses a bad username without a request, recommendations are listed as the API
-// gives them, a failed job shows its reason and a retry, and the page fits a phone's
-// width. Saves screenshots.
+// gives them, a failed job shows its reason and a retry, the page fits a phone's width,
+// and a marketplace page saved from the browser (past the simulator's challenge) is
+// uploaded through the file field and its listings stored. Saves screenshots.
 //
-//   node carts.mjs --base http://127.0.0.1:8080 --out target/browser
+//   node carts.mjs --base http://127.0.0.1:8080 --sim http://127.0.0.1:8081 --out target/browser
 //
 // Needs playwright-core (NODE_PATH or a local node_modules) and Chromium at
 // CHROMIUM (default /usr/bin/chromium).
@@ -24,6 +25,7 @@ function argument(name, fallback) {
 const base = argument('base', 'http://127.0.0.1:8080');
 const out = argument('out', 'target/browser');
 const username = argument('username', 'digger0002');
+const sim = argument('sim', '');
 mkdirSync(out, { recursive: true });
 
 function check(condition, message) {
@@ -145,6 +147,28 @@ try {
   check(scenarios[0] === 'any' && JSON.stringify(scenarios.slice().sort()) === JSON.stringify(planned.sort()),
     'one section per scenario, the best first: ' + scenarios.join(', '));
   await page.screenshot({ path: join(out, 'carts.png'), fullPage: true });
+
+  // A buyer's own browser opens a record's marketplace page (the challenge clears in a
+  // real browser), saves it, and uploads it through the page's file field.
+  if (sim) {
+    const release = set.releases[0].id;
+    const market = await context.newPage();
+    await market.goto(sim + '/sell/release/' + release + '?limit=250');
+    await market.waitForSelector('table.mpitems', { timeout: 30_000 });
+    const saved = '<!-- saved from url=(0000)' + sim + '/sell/release/' + release + ' -->\n' + (await market.content());
+    await market.close();
+    const uploads = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/v1/listings/uploads') uploads.push(request);
+    });
+    await page.setInputFiles('#upload-files', { name: 'release ' + release + '.html', mimeType: 'text/html', buffer: Buffer.from(saved) });
+    await page.click('#upload-submit');
+    await page.waitForFunction(() => /Stored|Nothing could/.test(document.querySelector('#upload-result').textContent), null, { timeout: 60_000 });
+    const told = await page.textContent('#upload-result');
+    check(uploads.length === 1, 'the file field sent one upload');
+    check(/^Stored [1-9]\d* listings from every page\./.test(told.trim()), 'the uploaded page\'s listings were stored: ' + told.trim());
+    await page.screenshot({ path: join(out, 'upload.png'), fullPage: true });
+  }
 
   // On a phone the page fits the width (wide tables scroll inside their own box).
   await page.setViewportSize({ width: 375, height: 800 });

@@ -40,6 +40,26 @@ pub async fn round_trip_keeps_data_and_attributes(case: Case) {
     .await;
 }
 
+/// A message of [`crate::MAX_MESSAGE_BYTES`] arrives whole.
+pub async fn the_largest_message_arrives_whole(case: Case) {
+    let topic = case.name("uploads");
+    let spec = case.spec(&case.name("uploads-worker"), &topic);
+    let mut subscription = case.open(&spec).await;
+    let data: Vec<u8> = (0..crate::MAX_MESSAGE_BYTES)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let message = OutgoingMessage::new(data).with_attribute("event", "listings-uploaded");
+    case.bus.publish(&topic, message.clone()).await.unwrap();
+    let delivery = receive(
+        subscription.as_mut(),
+        case.pace.patience,
+        "the large message",
+    )
+    .await;
+    assert!(delivery.data == message.data, "the data arrived altered");
+    ack(delivery).await;
+}
+
 /// Every subscription of a topic gets its own copy.
 pub async fn fan_out_gives_each_subscription_a_copy(case: Case) {
     let topic = case.name("fanout");

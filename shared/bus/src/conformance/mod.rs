@@ -23,7 +23,7 @@ pub use admin::{
 pub use delivery::{
     competing_consumers_share_a_subscription, concurrent_publishers_lose_nothing,
     fan_out_gives_each_subscription_a_copy, late_subscription_misses_earlier_messages,
-    round_trip_keeps_data_and_attributes,
+    round_trip_keeps_data_and_attributes, the_largest_message_arrives_whole,
 };
 pub use redelivery::{
     a_lease_ends_at_max_lease,
