@@ -150,7 +150,7 @@ pub(crate) async fn create(
 
 /// An upload's record: each file's pages, what was stored and why not.
 #[utoipa::path(get, path = "/api/v1/listings/uploads/{id}", tag = "listings",
-    params(("id" = String, Path, description = "The upload id (a UUID)")),
+    params(("id" = String, Path, description = "The upload id (a UUID)", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")),
     responses(
         (status = 200, description = "The upload's record", body = UploadStatusDoc),
         (status = 400, description = "Not an upload id", body = ErrorBody),
