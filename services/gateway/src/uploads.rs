@@ -65,12 +65,14 @@ pub(crate) async fn create(
         .unwrap_or_default()
         .to_ascii_lowercase();
     let files = if content_type.starts_with("multipart/form-data") {
+        let limit = gateway.settings.max_upload_bytes;
         form_files(
             Multipart::from_request(request, &gateway)
                 .await
                 .map_err(|e| {
                     ApiError::invalid("body", format!("is not a readable form: {}", e.body_text()))
                 })?,
+            limit,
         )
         .await?
     } else {
@@ -173,12 +175,12 @@ pub(crate) async fn status(
 }
 
 /// The file fields of a form (fields without a file name are passed over).
-async fn form_files(mut form: Multipart) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+async fn form_files(mut form: Multipart, limit: usize) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
     let mut files = Vec::new();
     loop {
         let field = form.next_field().await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::invalid("body", "is larger than the gateway accepts")
+                ApiError::TooLarge(limit)
             } else {
                 ApiError::invalid("body", format!("is not a readable form: {}", e.body_text()))
             }
@@ -190,10 +192,14 @@ async fn form_files(mut form: Multipart) -> Result<Vec<(String, Vec<u8>)>, ApiEr
             continue;
         };
         let bytes = field.bytes().await.map_err(|e| {
-            ApiError::invalid(
-                format!("files[{}]", files.len()),
-                format!("{name}: {}", e.body_text()),
-            )
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge(limit)
+            } else {
+                ApiError::invalid(
+                    format!("files[{}]", files.len()),
+                    format!("{name}: {}", e.body_text()),
+                )
+            }
         })?;
         files.push((name, bytes.to_vec()));
         if files.len() > MAX_FILES {

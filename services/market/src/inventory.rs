@@ -8,7 +8,8 @@
 //! `market.inventory.max_sellers` of them, named ones first. Each seller's inventory is
 //! read once per listing-cache lifetime and kept in the key-value store (shared by every
 //! replica), with an in-process copy so a chunk does not decode it once per release; two
-//! chunks wanting the same seller wait for one read.
+//! chunks of one process wanting the same seller wait for one read. Its listings count as
+//! seen when the inventory was read, so a cached copy never overrides a newer scrape.
 //!
 //! What it finds is never all of a release's listings: the stage records them with a
 //! [`ListingScope::Sellers`] scope, so only the absent listings of sellers whose
@@ -16,6 +17,8 @@
 //! Shipping is the listing's `shipping_price` where the API gives one, unknown otherwise.
 
 use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,9 +56,11 @@ const PER_PAGE: u32 = 100;
 const LOCAL_TTL: Duration = Duration::from_secs(600);
 
 /// One seller's inventory as read and cached.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Inventory {
-    /// Every page was read.
+    /// When it was read: its listings were seen then, not when the cache is read.
+    read_at: DateTime<Utc>,
+    /// Every listing was read (as many distinct ones as the API counted).
     complete: bool,
     /// Listings for sale, by release.
     releases: BTreeMap<u64, Vec<PageListing>>,
@@ -67,6 +72,8 @@ pub struct InventoryRead {
     pub listings: Vec<PageListing>,
     /// Which stored listings the read could see: those of the sellers read in full.
     pub scope: ListingScope,
+    /// When the oldest of the inventories it comes from was read.
+    pub seen_at: DateTime<Utc>,
 }
 
 pub struct InventorySource {
@@ -115,6 +122,7 @@ impl InventorySource {
         }
         let mut listings = Vec::new();
         let mut complete = Vec::new();
+        let mut seen_at = Utc::now();
         for seller in &sellers {
             let inventory = match self.inventory(seller).await {
                 Ok(inventory) => inventory,
@@ -127,6 +135,7 @@ impl InventorySource {
             if inventory.complete {
                 complete.push(SellerName::new(seller.as_str()));
             }
+            seen_at = seen_at.min(inventory.read_at);
             listings.extend(
                 inventory
                     .releases
@@ -139,6 +148,7 @@ impl InventorySource {
         Ok(Some(InventoryRead {
             listings,
             scope: ListingScope::Sellers(complete),
+            seen_at,
         }))
     }
 
@@ -167,16 +177,37 @@ impl InventorySource {
     /// A seller's inventory: from this process, else from the shared store, else read
     /// from the API (and then stored). Concurrent callers for one seller share one read.
     async fn inventory(&self, seller: &Username) -> Result<Arc<Inventory>, Arc<DiscogsError>> {
-        let key = format!("inventory:v1:{}", seller.as_str().to_ascii_lowercase());
+        let key = format!("inventory:v2:{}", seller.as_str().to_ascii_lowercase());
+        let inventory = self.load(seller, &key).await?;
+        if self.is_current(&inventory) {
+            return Ok(inventory);
+        }
+        // The copy here outlived the cache's lifetime: read it again.
+        self.local.invalidate(&key).await;
+        self.load(seller, &key).await
+    }
+
+    fn is_current(&self, inventory: &Inventory) -> bool {
+        let age = (Utc::now() - inventory.read_at)
+            .to_std()
+            .unwrap_or_default();
+        age < self.ttl
+    }
+
+    async fn load(
+        &self,
+        seller: &Username,
+        key: &str,
+    ) -> Result<Arc<Inventory>, Arc<DiscogsError>> {
         self.local
-            .try_get_with(key.clone(), async {
-                if let Some(stored) = self.stored(&key).await {
+            .try_get_with(key.to_owned(), async {
+                if let Some(stored) = self.stored(key).await.filter(|s| self.is_current(s)) {
                     return Ok(Arc::new(stored));
                 }
                 let inventory = self.read(seller).await?;
                 match serde_json::to_string(&inventory) {
                     Ok(text) => {
-                        if let Err(e) = self.kv.set(&key, &text, Some(self.ttl)).await {
+                        if let Err(e) = self.kv.set(key, &text, Some(self.ttl)).await {
                             tracing::warn!(%seller, error = %e, "seller inventory not cached");
                         }
                     }
@@ -202,8 +233,14 @@ impl InventorySource {
 
     /// Reads the seller's listings for sale, page after page, up to `max_pages`.
     async fn read(&self, seller: &Username) -> Result<Inventory, DiscogsError> {
-        let mut inventory = Inventory::default();
+        let mut inventory = Inventory {
+            read_at: Utc::now(),
+            complete: false,
+            releases: BTreeMap::new(),
+        };
         let mut ids = HashSet::new();
+        // How many listings the API counts; all of them read means the read is complete.
+        let mut counted = None;
         let max_pages = self.settings.max_pages.max(1);
         for page in 1..=max_pages {
             let read = match self
@@ -217,13 +254,12 @@ impl InventorySource {
                     inventory.complete = true;
                     return Ok(inventory);
                 }
-                // The inventory shrank between two pages: what was read is all there is.
-                Err(DiscogsError::NotFound { .. }) => {
-                    inventory.complete = true;
-                    break;
-                }
+                // The inventory shrank between two pages: listings may have moved across
+                // the pages read, so it is complete only if every counted one was seen.
+                Err(DiscogsError::NotFound { .. }) => break,
                 Err(e) => return Err(e),
             };
+            counted = Some(read.pagination.items);
             for listing in read.items {
                 if ids.insert(listing.id)
                     && let Some(listing) = page_listing(listing)
@@ -233,10 +269,12 @@ impl InventorySource {
                 }
             }
             if read.pagination.is_last() || read.pagination.pages == 0 {
-                inventory.complete = true;
                 break;
             }
         }
+        // Listings that moved between pages while they were read were missed: then the
+        // read is not the whole inventory and none of the seller's listings is gone.
+        inventory.complete = counted.is_some_and(|n| ids.len() as u64 >= n);
         let listings: usize = inventory.releases.values().map(Vec::len).sum();
         tracing::info!(%seller, listings, complete = inventory.complete, "seller inventory read");
         Ok(inventory)

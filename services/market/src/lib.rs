@@ -34,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use cratedigger_bus::EventBus;
 use cratedigger_catalog::{Catalog, CatalogError, ListingChanges, ListingScope, Release};
 use cratedigger_discogs::market::Listing as PageListing;
@@ -88,7 +88,7 @@ impl Default for MarketSettings {
             max_pages: 8,
             listing_ttl_seconds: 24 * 3600,
             concurrency: 4,
-            sources: vec![SourceKind::Browser, SourceKind::Inventory, SourceKind::Http],
+            sources: vec![SourceKind::Browser, SourceKind::Http, SourceKind::Inventory],
             browser: BrowserSettings::default(),
             inventory: InventorySettings::default(),
             stats_precheck: true,
@@ -114,14 +114,17 @@ struct Read {
     listings: Vec<PageListing>,
     /// Which of the stored listings it could see.
     scope: ListingScope,
+    /// When they were seen.
+    seen_at: DateTime<Utc>,
 }
 
 impl Read {
-    /// All of the release's listings.
-    fn whole(listings: Vec<PageListing>) -> Self {
+    /// All of the release's listings, seen at `seen_at`.
+    fn whole(listings: Vec<PageListing>, seen_at: DateTime<Utc>) -> Self {
         Self {
             listings,
             scope: ListingScope::Release,
+            seen_at,
         }
     }
 }
@@ -236,7 +239,14 @@ impl Market {
                 }
             }
         }
-        let error = (!failures.is_empty()).then(|| failures.join("; "));
+        let error = (!failures.is_empty()).then(|| {
+            let mut error = failures.join("; ");
+            if !blocked.is_empty() {
+                error.push_str("; ");
+                error.push_str(BLOCKED_ADVICE);
+            }
+            error
+        });
         tracing::info!(
             chunk = request.chunk,
             releases = releases.len(),
@@ -288,10 +298,13 @@ impl Market {
         }
         let seen_at = Utc::now();
         let mut failures = Vec::new();
+        // Sources that know nothing of the release (the inventories, with no seller to
+        // ask): neither a failure to read nor a wall.
+        let mut unknown_to: Vec<&str> = Vec::new();
         let mut served = self
             .nothing_for_sale(release)
             .await?
-            .then(|| (STATS_SOURCE, Read::whole(Vec::new())));
+            .then(|| (STATS_SOURCE, Read::whole(Vec::new(), seen_at)));
         for source in &self.sources {
             if served.is_some() {
                 break;
@@ -300,7 +313,10 @@ impl Market {
                 continue;
             }
             let attempt = match &source.reader {
-                Reader::Pages(pages) => self.fetch(pages.as_ref(), release).await.map(Read::whole),
+                Reader::Pages(pages) => self
+                    .fetch(pages.as_ref(), release)
+                    .await
+                    .map(|listings| Read::whole(listings, seen_at)),
                 Reader::Inventory(inventory) => {
                     match inventory
                         .release_listings(release, named)
@@ -310,16 +326,14 @@ impl Market {
                         Some(read) => Ok(Read {
                             listings: read.listings,
                             scope: read.scope,
+                            seen_at: read.seen_at,
                         }),
                         None => {
                             self.records
                                 .source_failed(job, release, source.name)
                                 .await
                                 .map_err(HandleError::retry)?;
-                            failures.push(format!(
-                                "{}: no seller is known to sell it (name sellers in the criteria)",
-                                source.name
-                            ));
+                            unknown_to.push(source.name);
                             continue;
                         }
                     }
@@ -332,7 +346,7 @@ impl Market {
                 }
                 // Discogs has no such release (any more): nothing is for sale.
                 Err(DiscogsError::NotFound { .. }) => {
-                    served = Some((source.name, Read::whole(Vec::new())));
+                    served = Some((source.name, Read::whole(Vec::new(), seen_at)));
                     break;
                 }
                 Err(e) if e.is_retryable() => return Err(HandleError::retry(e)),
@@ -353,13 +367,30 @@ impl Market {
                 }
             }
         }
-        let Some((source, Read { listings, scope })) = served else {
+        let Some((
+            source,
+            Read {
+                listings,
+                scope,
+                seen_at,
+            },
+        )) = served
+        else {
             self.records
                 .failed(job, release)
                 .await
                 .map_err(HandleError::retry)?;
-            if failures.is_empty() {
+            if failures.is_empty() && unknown_to.is_empty() {
                 return Ok(Fetched::Blocked);
+            }
+            for source in unknown_to {
+                failures.push(format!(
+                    "{source}: no seller is known to sell it (name sellers in the criteria)"
+                ));
+            }
+            if !blocked.is_empty() {
+                let walls: Vec<&str> = blocked.keys().copied().collect();
+                failures.push(format!("blocked on {}", walls.join(", ")));
             }
             return Ok(Fetched::Failed(format!(
                 "release {release}: {}",

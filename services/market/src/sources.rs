@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::MarketSettings;
 use crate::inventory::InventorySource;
 
-/// A source by its settings name (`market.sources = ["browser", "inventory", "http"]`).
+/// A source by its settings name (`market.sources = ["browser", "http", "inventory"]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SourceKind {
     /// A real Chromium over the DevTools protocol: passes the bot challenge.

@@ -32,6 +32,8 @@ pub const MAX_ZIP_PAGES: usize = 500;
 pub const MAX_PAGE_BYTES: u64 = 16 * 1024 * 1024;
 /// The most a whole archive may unpack to.
 pub const MAX_ZIP_BYTES: u64 = 256 * 1024 * 1024;
+/// Entry names are reported at most this long.
+const MAX_ENTRY_NAME_CHARS: usize = 160;
 
 pub struct UploadReader {
     catalog: Arc<dyn Catalog>,
@@ -202,7 +204,8 @@ fn read_page(bytes: &[u8]) -> Result<SavedPage, String> {
             row.reason
         ));
     }
-    let from_page = cratedigger_discogs::market::saved_release(&html);
+    let saved_from = cratedigger_discogs::market::saved_from(&html);
+    let from_page = saved_from.map(|s| s.release);
     let in_rows: BTreeSet<ReleaseId> = page.listings.iter().filter_map(|l| l.release_id).collect();
     let release = match (from_page, in_rows.len()) {
         (_, n) if n > 1 => {
@@ -230,11 +233,14 @@ fn read_page(bytes: &[u8]) -> Result<SavedPage, String> {
             l
         })
         .collect();
-    let complete = match page.range {
+    // All of the release's listings, as a fetch would have them: the whole range, on a
+    // page whose saved address filters nothing. Anything less only adds its listings.
+    let whole_range = match page.range {
         Some(range) => range.first <= 1 && range.last >= range.total,
         // No pagination printed: only an empty table says there is nothing.
         None => listings.is_empty(),
     };
+    let complete = whole_range && saved_from.is_some_and(|s| s.release == release && !s.filtered);
     Ok(SavedPage {
         release,
         listings,
@@ -256,10 +262,13 @@ pub fn pages_of(name: &str, bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Stri
         let mut entry = archive
             .by_index(index)
             .map_err(|e| format!("entry {} cannot be read ({e})", index + 1))?;
-        let entry_name = entry
+        let entry_name: String = entry
             .name()
             .map_err(|e| format!("entry {} has an unreadable name ({e})", index + 1))?
-            .into_owned();
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_ENTRY_NAME_CHARS)
+            .collect();
         let lower = entry_name.to_ascii_lowercase();
         let is_page = lower.ends_with(".html") || lower.ends_with(".htm");
         if entry.is_dir() || !is_page || lower.starts_with("__macosx/") {
@@ -305,9 +314,17 @@ impl EventHandler for OnListingsUploaded {
         self.0.on_upload(event).await
     }
 
-    /// Out of attempts: the files not read say so, so the upload does not wait forever.
+    /// Out of attempts: the files not read say so, so the upload does not wait forever
+    /// (those already read keep their outcome).
     async fn give_up(&self, event: &Self::Event, error: &HandleError) {
+        let read: Vec<bool> = match self.0.records.load(&event.upload_id).await {
+            Ok(Some(status)) => status.files.iter().map(|f| f.outcome.is_some()).collect(),
+            _ => Vec::new(),
+        };
         for (index, file) in event.files.iter().enumerate() {
+            if read.get(index).copied().unwrap_or(false) {
+                continue;
+            }
             let outcome = FileOutcome {
                 name: file.name.clone(),
                 pages: Vec::new(),
@@ -343,6 +360,75 @@ mod tests {
             writer.write_all(bytes).unwrap();
         }
         writer.finish().unwrap().into_inner()
+    }
+
+    #[tokio::test]
+    async fn an_upload_delivered_twice_stores_its_listings_once() {
+        use cratedigger_catalog::SqliteCatalog;
+        use cratedigger_kv::{KeyValue, MemoryKeyValue};
+        use cratedigger_status::{UploadMeta, UploadState};
+
+        let catalog: Arc<dyn Catalog> = Arc::new(SqliteCatalog::in_memory().await.unwrap());
+        catalog.migrate().await.unwrap();
+        let kv: Arc<dyn KeyValue> = Arc::new(MemoryKeyValue::new());
+        let freshness = ListingFreshness::new(kv.clone(), std::time::Duration::from_secs(3600));
+        let records = UploadRecords::new(kv.clone());
+        let reader = UploadReader::new(catalog.clone(), freshness.clone(), records.clone());
+        let row = std::fs::read_to_string(
+            "../../../shared/datasets/discogs-fixtures/ezienecker__discogs-ctl/extracted__src__test__kotlin__de__ezienecker__shop__service__MarketplaceListingTransformServiceTest.kt__1-should-transform-single-listing-from-real-html.html",
+        )
+        .unwrap();
+        let page = format!(
+            "<!-- saved from url=(0047)https://www.discogs.com/sell/release/42424242 -->\n{row}"
+        );
+        records
+            .create(&UploadMeta {
+                id: "u1".into(),
+                received_at: "2026-12-02T10:00:00.000Z".into(),
+                files: vec!["one.html".into()],
+            })
+            .await
+            .unwrap();
+        let event = events::ListingsUploaded {
+            upload_id: "u1".into(),
+            files: vec![events::UploadedFile {
+                name: "one.html".into(),
+                content: page.into_bytes(),
+            }],
+            received_at: Some(prost_types::Timestamp {
+                seconds: 1_764_669_600,
+                nanos: 0,
+            }),
+        };
+        let release = ReleaseId(42_424_242);
+        let state = |catalog: Arc<dyn Catalog>| async move {
+            let listings = catalog.listings(&[release], true).await.unwrap();
+            let mut history = Vec::new();
+            for listing in &listings {
+                history.push(catalog.price_history(listing.id).await.unwrap());
+            }
+            (listings, history)
+        };
+        reader.on_upload(event.clone()).await.unwrap();
+        let first = state(catalog.clone()).await;
+        assert_eq!(first.0.len(), 1, "the page's one listing is stored");
+        reader.on_upload(event).await.unwrap();
+        assert_eq!(
+            state(catalog.clone()).await,
+            first,
+            "the second delivery changed nothing"
+        );
+        let status = records.load("u1").await.unwrap().unwrap();
+        assert_eq!((status.state, status.listings), (UploadState::Succeeded, 1));
+        let page = &status.files[0].outcome.as_ref().unwrap().pages[0];
+        assert!(
+            !page.complete,
+            "a page without its count shows only some listings"
+        );
+        assert!(
+            !freshness.is_fresh(release).await.unwrap(),
+            "so the release is not taken as fetched"
+        );
     }
 
     #[test]

@@ -268,7 +268,8 @@ async fn the_inventory_source_finds_the_candidates_that_named_sellers_hold() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut settings = embedded_settings(dir.path(), &challenging);
-    settings.market.sources = vec![SourceKind::Inventory, SourceKind::Http];
+    // Whole pages first: plain HTTP meets the challenge, and the inventories step in.
+    settings.market.sources = vec![SourceKind::Http, SourceKind::Inventory];
     settings.market.inventory.max_pages = 100;
     let mesh = Mesh::start(settings, |bus| bus).await;
     let api = mesh.api();
@@ -307,7 +308,21 @@ async fn the_inventory_source_finds_the_candidates_that_named_sellers_hold() {
         blocked: 0,
         failed: 0,
     };
-    assert_eq!(carts.market.sources, vec![by_inventory.clone()]);
+    let served_by = |carts: &CartSet| {
+        let http = carts.market.sources.iter().find(|s| s.source == "http");
+        assert!(
+            http.is_some_and(|h| h.served == 0 && h.blocked >= 1),
+            "plain HTTP met the challenge: {:?}",
+            carts.market.sources
+        );
+        carts
+            .market
+            .sources
+            .iter()
+            .find(|s| s.source == "inventory")
+            .cloned()
+    };
+    assert_eq!(served_by(&carts), Some(by_inventory.clone()));
     assert!(
         carts
             .notes
@@ -319,14 +334,18 @@ async fn the_inventory_source_finds_the_candidates_that_named_sellers_hold() {
     let stats = challenging.stats().await;
     let inventory_pages = stats["by_endpoint"]["inventory"].as_u64().unwrap();
     assert!(inventory_pages >= 2, "{stats}");
-    assert_eq!(sell_release_pages(&stats), 0, "no page was loaded");
+    assert_eq!(
+        sell_release_pages(&stats),
+        1,
+        "one page over plain HTTP met the challenge; the chunk asked it no more"
+    );
 
     // The next job names no one: the sellers seen before are asked, from the cache.
     let job = api.post_job(carts_body(user, 3)).await;
     let (status, _) = api.wait(&job, Duration::from_secs(90)).await;
     assert_eq!(status.state, JobState::Succeeded, "{status:?}");
     assert_eq!(stored_ids().await, expected);
-    assert_eq!(coverage(job).await.market.sources, vec![by_inventory]);
+    assert_eq!(served_by(&coverage(job).await), Some(by_inventory));
     let stats = challenging.stats().await;
     assert_eq!(
         stats["by_endpoint"]["inventory"].as_u64().unwrap(),
@@ -522,7 +541,15 @@ async fn uploaded_saved_pages_are_stored_whole_or_not_at_all_and_a_carts_job_run
     let stored = catalog.listings(&wanted, false).await.unwrap().len();
     assert_eq!(status["listings"].as_u64().unwrap() as usize, stored);
 
-    // The same page again (a second delivery of what is already stored) changes nothing.
+    // The same page uploaded again stores nothing new.
+    let history = |listings: Vec<cratedigger_catalog::Listing>| async move {
+        let mut points = Vec::new();
+        for listing in &listings {
+            points.push(catalog.price_history(listing.id).await.unwrap());
+        }
+        (listings, points)
+    };
+    let before = history(catalog.listings(&[wanted[0]], true).await.unwrap()).await;
     let again = api
         .http
         .post(format!("{uploads}?name=again.html"))
@@ -532,6 +559,37 @@ async fn uploaded_saved_pages_are_stored_whole_or_not_at_all_and_a_carts_job_run
         .await
         .unwrap();
     assert_eq!(again.status(), 202);
+    let again: Value = again.json().await.unwrap();
+    let again_url = format!("{}{}", api.base, again["status_url"].as_str().unwrap());
+    let again = loop {
+        let status: Value = api
+            .http
+            .get(&again_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !["queued", "reading"].contains(&status["state"].as_str().unwrap()) {
+            break status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(again["state"], "succeeded", "{again}");
+    let after = history(catalog.listings(&[wanted[0]], true).await.unwrap()).await;
+    assert_eq!(
+        (
+            after.0.iter().map(|l| (l.id, l.price)).collect::<Vec<_>>(),
+            &after.1
+        ),
+        (
+            before.0.iter().map(|l| (l.id, l.price)).collect::<Vec<_>>(),
+            &before.1
+        ),
+        "the same listings at the same prices, no new price point"
+    );
 
     // A carts job over plain HTTP, which the challenge blocks, runs on the uploaded pages.
     let job = api.post_job(carts_body(user, 3)).await;

@@ -26,7 +26,7 @@ use cratedigger_domain::{
 use serde::{Deserialize, Serialize};
 
 pub use page::read_market_page;
-pub use saved::{read_saved_page, saved_release};
+pub use saved::{SavedFrom, read_saved_page, saved_from, saved_release};
 
 /// What the caller already knows about the page it asked for. Rows that do not carry the
 /// release id or the seller (the 2020 markup has no `data-release-id`; a seller's own

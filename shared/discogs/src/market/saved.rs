@@ -37,15 +37,33 @@ pub fn read_saved_page(html: &str) -> MarketPage {
     read_market_page(StatusCode::OK, &HeaderMap::new(), html, &context)
 }
 
+/// Where a saved page came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SavedFrom {
+    pub release: ReleaseId,
+    /// The address narrows the listings (a condition, a country, a currency filter…):
+    /// the page shows only some of the release's listings whatever its count says.
+    pub filtered: bool,
+}
+
 /// The release whose marketplace page this is, by the address it was saved from:
 /// `/sell/release/{id}` in the browser's mark, else in the canonical link or `og:url`.
 pub fn saved_release(html: &str) -> Option<ReleaseId> {
-    let head = html.get(..html.len().min(4096)).unwrap_or(html);
+    saved_from(html).map(|s| s.release)
+}
+
+/// [`saved_release`], with whether the address filtered the listings.
+pub fn saved_from(html: &str) -> Option<SavedFrom> {
+    let mut end = html.len().min(4096);
+    while !html.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &html[..end];
     if let Some(at) = head.find("saved from url=") {
         let line = &head[at..];
         let line = &line[..line.find("-->").unwrap_or(line.len())];
-        if let Some(release) = release_in(line) {
-            return Some(release);
+        if let Some(saved) = saved_in(line) {
+            return Some(saved);
         }
     }
     let document = Html::parse_document(html);
@@ -58,18 +76,27 @@ pub fn saved_release(html: &str) -> Option<ReleaseId> {
                 .select(og_url)
                 .filter_map(|meta| meta.value().attr("content")),
         )
-        .find_map(release_in)
+        .find_map(saved_in)
 }
 
-/// The id after `/sell/release/` in an address.
-fn release_in(address: &str) -> Option<ReleaseId> {
+/// Query parameters that change how the listings are shown, not which.
+const UNFILTERED: [&str; 5] = ["limit", "page", "sort", "sort_order", "ev"];
+
+/// The id after `/sell/release/` in an address, and whether its query filters.
+fn saved_in(address: &str) -> Option<SavedFrom> {
     const PATH: &str = "/sell/release/";
     let at = address.find(PATH)? + PATH.len();
-    let digits: String = address[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok().filter(|&id| id > 0).map(ReleaseId)
+    let rest = &address[at..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let release = digits.parse().ok().filter(|&id| id > 0).map(ReleaseId)?;
+    let query = rest
+        .split_once('?')
+        .map_or("", |(_, q)| q.split('#').next().unwrap_or_default());
+    let filtered = query
+        .split('&')
+        .filter(|pair| !pair.trim().is_empty())
+        .any(|pair| !UNFILTERED.contains(&pair.split('=').next().unwrap_or_default().trim()));
+    Some(SavedFrom { release, filtered })
 }
 
 #[cfg(test)]
@@ -90,5 +117,20 @@ mod tests {
             None,
             "a link in the body says nothing"
         );
+        let filtered = "<!-- saved from url=(0070)https://www.discogs.com/sell/release/249504?limit=250&ships_from=Germany -->";
+        assert_eq!(
+            saved_from(filtered),
+            Some(SavedFrom {
+                release: ReleaseId(249_504),
+                filtered: true
+            })
+        );
+        assert_eq!(saved_from(chrome).map(|s| s.filtered), Some(false));
+        // A multi-byte character across the end of the head is no reason to look further.
+        let long = format!(
+            "{}é<!-- saved from url=(0040)https://www.discogs.com/sell/release/1 -->",
+            "a".repeat(4095)
+        );
+        assert_eq!(saved_release(&long), None);
     }
 }
