@@ -158,6 +158,7 @@ pub fn build(
         unknown_shipping,
         per_seller_objectives: PerSellerObjectives::Both,
         seller_sets_limit: settings.seller_sets_limit,
+        time_budget_ms: (settings.time_budget_ms > 0).then_some(settings.time_budget_ms),
     };
     (
         Instance {

@@ -53,6 +53,10 @@ pub struct CartsSettings {
     /// The most seller sets the optimiser solves per scenario before it settles for the
     /// best cart found (the stored plan says what was proven).
     pub seller_sets_limit: u32,
+    /// How long the optimiser may search for one job, in milliseconds (0: no limit). Past
+    /// it the carts are the best found, and the plan and the job's message say how far
+    /// from the best possible they may be.
+    pub time_budget_ms: u64,
     pub concurrency: usize,
 }
 
@@ -62,6 +66,7 @@ impl Default for CartsSettings {
             additional_item_share: 0.5,
             assume_shipping: None,
             seller_sets_limit: cratedigger_carts::Options::default().seller_sets_limit,
+            time_budget_ms: 2000,
             concurrency: 2,
         }
     }
@@ -471,10 +476,24 @@ fn pricing_notes(pricing: &Pricing, settings: &CartsSettings, plan: &CartPlan) -
             Optimality::ScoreProven => notes.push(format!(
                 "the cart from {sellers} sellers has the highest score possible; so many sellers tie that a cheaper cart with the same score was not ruled out"
             )),
-            Optimality::BestFound { score_bound } => notes.push(format!(
-                "the cart from {sellers} sellers is the best found among many seller combinations; no cart scores above {score_bound:.2}"
-            )),
+            Optimality::BestFound { score_bound } => {
+                let gap = scenario
+                    .cart
+                    .as_ref()
+                    .filter(|_| score_bound > 0.0)
+                    .map(|cart| ((score_bound - cart.score) / score_bound).max(0.0) * 100.0);
+                let within = gap.map_or_else(String::new, |g| format!(" (at most {g:.2}% below the best possible)"));
+                notes.push(format!(
+                    "the cart from {sellers} sellers is the best the search found; no cart scores above {score_bound:.2}{within}"
+                ));
+            }
         }
+    }
+    if plan.timed_out {
+        notes.push(format!(
+            "the optimiser stopped at its time budget ({:.1} s): the carts are the best it found in that time",
+            settings.time_budget_ms as f64 / 1000.0
+        ));
     }
     if let Some(reason) = plan.empty {
         notes.push(format!("no cart: {reason}"));
@@ -489,9 +508,29 @@ fn summary(plan: &CartPlan) -> String {
         .iter()
         .filter_map(|s| s.cart.as_ref())
         .max_by(|a, b| a.score.total_cmp(&b.score));
+    let unproven = plan
+        .scenarios
+        .iter()
+        .find(|s| s.max_sellers.is_none())
+        .and_then(|s| match (s.optimality, &s.cart) {
+            (Optimality::BestFound { score_bound }, Some(cart)) if score_bound > 0.0 => {
+                Some(((score_bound - cart.score) / score_bound).max(0.0) * 100.0)
+            }
+            _ => None,
+        });
+    let caveat = match (unproven, plan.timed_out) {
+        (Some(gap), true) => format!(
+            "; the best found within the time budget, at most {gap:.2}% below the best possible"
+        ),
+        (Some(gap), false) => {
+            format!("; the best found, at most {gap:.2}% below the best possible")
+        }
+        (None, true) => "; the optimiser stopped at its time budget (see the notes)".to_owned(),
+        (None, false) => String::new(),
+    };
     match (best, plan.empty) {
         (Some(cart), _) => format!(
-            "best cart: {} records from {} sellers for {} ({} shipping)",
+            "best cart: {} records from {} sellers for {} ({} shipping){caveat}",
             cart.item_count, cart.seller_count, cart.total, cart.shipping_total
         ),
         (None, Some(reason)) => format!("no cart: {reason}"),

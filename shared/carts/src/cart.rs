@@ -86,6 +86,11 @@ pub struct CartPlan {
     pub rejections: Rejections,
     /// Set when the plan holds no cart at all.
     pub empty: Option<EmptyReason>,
+    /// The time budget ([`crate::Options::time_budget_ms`]) stopped a search: the
+    /// scenarios' optimality and the sellers' `cut_short` say which answers are the best
+    /// found rather than proven.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,6 +99,9 @@ pub struct SellerCarts {
     /// Best first; empty when not asked for or nothing fits.
     pub by_total_score: Vec<Cart>,
     pub by_original_weight: Vec<Cart>,
+    /// The time budget stopped this seller's search: these are the best carts it met.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cut_short: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,11 +122,11 @@ pub enum Optimality {
     /// no cart exists).
     #[default]
     Proven,
-    /// No cart scores higher; the search stopped at its limit of seller sets, so one
-    /// with the same score may cost less.
+    /// No cart scores higher; the search stopped at its limit of seller sets or its time
+    /// budget, so one with the same score may cost less.
     ScoreProven,
-    /// The search stopped at its limit of seller sets: no cart scores above
-    /// `score_bound`, and this is the best it found.
+    /// The search stopped at its limit of seller sets or its time budget: no cart scores
+    /// above `score_bound`, and this is the best it found.
     BestFound { score_bound: f64 },
 }
 

@@ -14,6 +14,12 @@ pub struct Options {
     /// can leave millions of sets whose bound reaches the best cart; past this many the
     /// search keeps the best cart it found and says so ([`crate::Optimality`]).
     pub seller_sets_limit: u32,
+    /// How long one plan's searches may take, from [`crate::Market::prepare`]; `None`:
+    /// no limit (every answer then comes from a finished search, so equal inputs give
+    /// equal plans). Past it every search keeps the best it has found: the scenarios say
+    /// what is still proven ([`crate::Optimality`]), the per-seller lists that were cut
+    /// say so, and [`crate::CartPlan::timed_out`] is set. Scenarios are searched first.
+    pub time_budget_ms: Option<u64>,
 }
 
 impl Default for Options {
@@ -22,6 +28,7 @@ impl Default for Options {
             unknown_shipping: UnknownShipping::default(),
             per_seller_objectives: PerSellerObjectives::default(),
             seller_sets_limit: 20_000,
+            time_budget_ms: None,
         }
     }
 }

@@ -24,33 +24,47 @@ impl Market<'_> {
         let k = self.criteria.carts_per_seller as usize;
         Ok(self
             .seller_top_k(index, objective, k)
+            .0
             .iter()
             .map(|entry| self.cart(entry, crate::cart::Context::Seller(index)))
             .collect())
     }
 
-    pub(crate) fn seller_top_k(&self, seller: usize, objective: Objective, k: usize) -> Vec<Entry> {
+    /// The seller's K best carts, and whether the search finished (false: the time
+    /// budget stopped it, and these are the best it met).
+    pub(crate) fn seller_top_k(
+        &self,
+        seller: usize,
+        objective: Objective,
+        k: usize,
+    ) -> (Vec<Entry>, bool) {
         let problem = self.seller_problem(seller);
         let fewest = self.min_items.max(1);
         match objective {
             Objective::TotalScore => {
                 let mut top = TopK::new(k, Ranked::TotalScore, self.budget);
-                Search::new(problem, fewest).run(CountRule::AtLeast(fewest), &mut top);
-                top.into_entries()
+                let finished = Search::new(problem, fewest)
+                    .with_deadline(self.deadline)
+                    .run(CountRule::AtLeast(fewest), &mut top);
+                (top.into_entries(), finished)
             }
             Objective::OriginalWeight => {
                 let most = problem.most_items();
                 if most < fewest {
-                    return Vec::new();
+                    return (Vec::new(), true);
                 }
-                let search = Search::new(problem, most);
+                let search = Search::new(problem, most).with_deadline(self.deadline);
                 let mut top = TopK::new(k, Ranked::OriginalWeight, self.budget);
+                let mut finished = true;
                 // Large carts usually weigh most: searching them first sets a high bar early.
                 for items in (fewest..=most).rev() {
                     top.searching_items(items);
-                    search.run(CountRule::Exactly(items), &mut top);
+                    finished &= search.run(CountRule::Exactly(items), &mut top);
+                    if !finished && top.best().is_some() {
+                        break;
+                    }
                 }
-                top.into_entries()
+                (top.into_entries(), finished)
             }
         }
     }

@@ -4,28 +4,11 @@ use crate::cart::Context;
 use crate::{CartPlan, EmptyReason, Market, Objective, Scenario, SellerCarts};
 
 impl Market<'_> {
-    /// Per-seller top-K lists for the objectives the options ask for, and every scenario.
+    /// Every scenario, then per-seller top-K lists for the objectives the options ask
+    /// for: under a time budget the carts across sellers, the main answer, come first.
     pub fn plan(&self) -> CartPlan {
-        let k = self.criteria.carts_per_seller as usize;
-        let wanted = self.options.per_seller_objectives;
-        let carts_for = |seller: usize, objective: Objective| {
-            if !wanted.includes(objective) {
-                return Vec::new();
-            }
-            self.seller_top_k(seller, objective, k)
-                .iter()
-                .map(|entry| self.cart(entry, Context::Seller(seller)))
-                .collect()
-        };
-        let per_seller: Vec<SellerCarts> = (0..self.sellers.len())
-            .map(|s| SellerCarts {
-                seller: self.sellers[s].name.clone(),
-                by_total_score: carts_for(s, Objective::TotalScore),
-                by_original_weight: carts_for(s, Objective::OriginalWeight),
-            })
-            .collect();
-        let scenarios: Vec<Scenario> = self
-            .scenario_entries()
+        let (entries, scenarios_cut) = self.scenario_entries();
+        let scenarios: Vec<Scenario> = entries
             .into_iter()
             .map(|(cap, entry, optimality)| Scenario {
                 max_sellers: cap.map(|c| c as u32),
@@ -33,6 +16,34 @@ impl Market<'_> {
                 optimality,
             })
             .collect();
+        let k = self.criteria.carts_per_seller as usize;
+        let wanted = self.options.per_seller_objectives;
+        let mut cut = false;
+        let mut carts_for = |seller: usize, objective: Objective| -> (Vec<crate::Cart>, bool) {
+            if !wanted.includes(objective) {
+                return (Vec::new(), true);
+            }
+            let (entries, finished) = self.seller_top_k(seller, objective, k);
+            cut |= !finished;
+            let carts = entries
+                .iter()
+                .map(|entry| self.cart(entry, Context::Seller(seller)))
+                .collect();
+            (carts, finished)
+        };
+        let per_seller: Vec<SellerCarts> = (0..self.sellers.len())
+            .map(|s| {
+                let (by_total_score, total_done) = carts_for(s, Objective::TotalScore);
+                let (by_original_weight, weight_done) = carts_for(s, Objective::OriginalWeight);
+                SellerCarts {
+                    seller: self.sellers[s].name.clone(),
+                    by_total_score,
+                    by_original_weight,
+                    cut_short: !(total_done && weight_done),
+                }
+            })
+            .collect();
+        let timed_out = cut || scenarios_cut;
         let empty = scenarios
             .iter()
             .all(|s| s.cart.is_none())
@@ -43,6 +54,7 @@ impl Market<'_> {
             eligible_listings: self.eligible_listings as u32,
             rejections: self.rejections.clone(),
             empty,
+            timed_out,
         }
     }
 

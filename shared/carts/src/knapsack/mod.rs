@@ -12,10 +12,27 @@ mod bounds;
 mod search;
 mod top_k;
 
+use std::time::{Duration, Instant};
+
 use cratedigger_domain::ListingId;
 
 pub(crate) use search::Search;
 pub(crate) use top_k::{Entry, Ranked, TopK};
+
+/// When the searches of a plan must stop, if ever.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Deadline(Option<Instant>);
+
+impl Deadline {
+    /// `budget` from now; none: never.
+    pub fn after(budget: Option<Duration>) -> Self {
+        Self(budget.map(|b| Instant::now() + b))
+    }
+
+    pub fn passed(self) -> bool {
+        self.0.is_some_and(|at| Instant::now() >= at)
+    }
+}
 
 /// One way to fill a group: a seller's offer.
 #[derive(Clone, Copy, Debug)]

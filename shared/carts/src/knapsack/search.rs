@@ -4,7 +4,13 @@
 //! must not overflow a worker thread's stack.
 
 use super::bounds::{Bounds, PricedCount};
-use super::{Choice, Collector, CountRule, FoundCart, LocalSeller, Problem};
+use super::{Choice, Collector, CountRule, Deadline, FoundCart, LocalSeller, Problem};
+
+/// How many nodes the walk visits between two looks at the clock.
+const CLOCK_EVERY: u64 = 1024;
+/// Past the deadline, how many more nodes a walk that has found nothing yet may visit
+/// looking for a first cart.
+const GRACE_NODES: u64 = 16 * 1024;
 
 pub(crate) struct Search {
     bounds: Bounds,
@@ -12,6 +18,7 @@ pub(crate) struct Search {
     budget: i64,
     /// Budget minus every seller's per-order charge: what the items may cost together.
     capacity: i64,
+    deadline: Deadline,
 }
 
 /// Where one level of the walk stands: which group it is at and which choice comes next.
@@ -59,13 +66,23 @@ impl Search {
             sellers: problem.sellers,
             budget: problem.budget,
             capacity,
+            deadline: Deadline::default(),
         }
     }
 
-    /// Offers every cart satisfying `rule` that might matter to the collector.
-    pub fn run(&self, rule: CountRule, collector: &mut impl Collector) {
+    /// Stops the walks at `deadline`, each with what it found by then.
+    pub fn with_deadline(mut self, deadline: Deadline) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Offers every cart satisfying `rule` that might matter to the collector. False when
+    /// the deadline stopped the walk first: the collector then holds the best carts met,
+    /// not necessarily the best there are. Past the deadline a walk still looks for a
+    /// first cart, for at most a few thousand nodes.
+    pub fn run(&self, rule: CountRule, collector: &mut impl Collector) -> bool {
         if self.capacity <= 0 {
-            return;
+            return true;
         }
         let priced = match rule {
             CountRule::Exactly(count) => Some(self.bounds.priced(count, self.capacity)),
@@ -81,8 +98,9 @@ impl Search {
             value: 0,
             unit_cost: 0,
             score: 0,
+            found: false,
         };
-        walk.run(collector);
+        walk.run(collector)
     }
 }
 
@@ -96,10 +114,12 @@ struct Walk<'s> {
     value: i128,
     unit_cost: i64,
     score: i64,
+    /// A cart was handed to the collector.
+    found: bool,
 }
 
 impl Walk<'_> {
-    fn run(&mut self, collector: &mut impl Collector) {
+    fn run(&mut self, collector: &mut impl Collector) -> bool {
         let search = self.search;
         let groups = &search.bounds.groups;
         let mut levels = vec![Level {
@@ -107,7 +127,16 @@ impl Walk<'_> {
             next_choice: 0,
             entered: false,
         }];
+        let mut nodes: u64 = 0;
+        let mut late_since: Option<u64> = None;
         while let Some(level) = levels.last_mut() {
+            nodes += 1;
+            if nodes.is_multiple_of(CLOCK_EVERY) && search.deadline.passed() {
+                let since = *late_since.get_or_insert(nodes);
+                if self.found || nodes - since >= GRACE_NODES {
+                    return false;
+                }
+            }
             if !level.entered {
                 if level.group >= groups.len() || !self.worth_entering(level.group, collector) {
                     // Later groups only have weaker bounds: this level is done.
@@ -137,8 +166,8 @@ impl Walk<'_> {
                 CountRule::AtLeast(m) => (items >= m, false),
                 CountRule::Exactly(q) => (items == q, items == q),
             };
-            if admissible {
-                self.offer(collector);
+            if admissible && self.offer(collector) {
+                self.found = true;
             }
             if full || next_group >= groups.len() {
                 self.pop();
@@ -150,6 +179,7 @@ impl Walk<'_> {
                 });
             }
         }
+        true
     }
 
     /// Whether adding choices from `group` onwards can still satisfy the count rule within
@@ -201,15 +231,15 @@ impl Walk<'_> {
         }
     }
 
-    /// Hands the current set to the collector if every seller it uses accepts the order.
-    /// Sellers the set does not use pay no shipping, so the cart may be cheaper than the
-    /// search assumed.
-    fn offer(&self, collector: &mut impl Collector) {
+    /// Hands the current set to the collector if every seller it uses accepts the order
+    /// (and says whether it did). Sellers the set does not use pay no shipping, so the
+    /// cart may be cheaper than the search assumed.
+    fn offer(&self, collector: &mut impl Collector) -> bool {
         let mut cost = self.unit_cost;
         for (i, seller) in self.search.sellers.iter().enumerate() {
             if self.seller_items[i] > 0 {
                 if self.seller_subtotal[i] < seller.min_order {
-                    return;
+                    return false;
                 }
                 cost += seller.fixed;
             }
@@ -220,5 +250,6 @@ impl Walk<'_> {
             cost,
             chosen: &self.chosen,
         });
+        true
     }
 }

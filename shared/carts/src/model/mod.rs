@@ -13,6 +13,7 @@ use cratedigger_domain::{CartCriteria, Currency, ListingId, MasterId, ReleaseId,
 pub(crate) use eligibility::SellerTerms;
 pub use rejection::{Rejection, Rejections};
 
+use crate::knapsack::Deadline;
 use crate::{CartError, InputError, Instance, Options, UnknownShipping};
 use value::{MAX_BUDGET_MINOR, MAX_SCORE, scaled_score};
 
@@ -51,6 +52,8 @@ pub struct Market<'a> {
     /// Release -> index into `Instance::candidates`.
     candidate_index: HashMap<ReleaseId, usize>,
     pub(crate) eligible_listings: usize,
+    /// When the searches must stop ([`Options::time_budget_ms`] from preparation).
+    pub(crate) deadline: Deadline,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,6 +68,8 @@ impl<'a> Market<'a> {
         criteria: &CartCriteria,
         options: &Options,
     ) -> Result<Self, CartError> {
+        let deadline =
+            Deadline::after(options.time_budget_ms.map(std::time::Duration::from_millis));
         criteria.validate()?;
         let budget = criteria.budget.minor;
         if budget > MAX_BUDGET_MINOR {
@@ -205,6 +210,7 @@ impl<'a> Market<'a> {
             rejections,
             candidate_index,
             eligible_listings,
+            deadline,
         })
     }
 
@@ -223,6 +229,7 @@ impl<'a> Market<'a> {
             rejections: self.rejections.clone(),
             candidate_index: self.candidate_index.clone(),
             eligible_listings: self.eligible_listings,
+            deadline: self.deadline,
         }
     }
 

@@ -24,7 +24,9 @@ impl Market<'_> {
     pub fn best_multi_seller(&self, max_sellers: Option<u32>) -> Option<Cart> {
         let cap = self.effective_cap(max_sellers);
         let relaxation = Relaxation::new(self);
-        let entry = self.multi_seller_entry(&relaxation, cap, None, None).0?;
+        let entry = self
+            .multi_seller_entry(&relaxation, cap, None, None)
+            .entry?;
         Some(self.cart(&entry, Context::Scenario { max_sellers: cap }))
     }
 
@@ -40,19 +42,22 @@ impl Market<'_> {
         caps
     }
 
-    pub(crate) fn scenario_entries(&self) -> Vec<(Option<usize>, Option<Entry>, Optimality)> {
+    /// Each scenario's cap, best cart and proof, and whether the time budget cut any
+    /// scenario's search short.
+    pub(crate) fn scenario_entries(&self) -> (Vec<ScenarioEntry>, bool) {
         let relaxation = Relaxation::new(self);
         let mut seed = None;
         let mut warm = None;
         let mut answers = Vec::new();
+        let mut timed_out = false;
         for cap in self.scenario_caps() {
-            let (entry, multipliers, optimality) =
-                self.multi_seller_entry(&relaxation, cap, seed, warm);
-            seed = entry.clone();
-            warm = multipliers;
-            answers.push((cap, entry, optimality));
+            let found = self.multi_seller_entry(&relaxation, cap, seed, warm);
+            seed = found.entry.clone();
+            warm = found.multipliers;
+            timed_out |= found.timed_out;
+            answers.push((cap, found.entry, found.optimality));
         }
-        answers
+        (answers, timed_out)
     }
 
     fn effective_cap(&self, max_sellers: Option<u32>) -> Option<usize> {
@@ -69,13 +74,34 @@ impl Market<'_> {
         cap: Option<usize>,
         seed: Option<Entry>,
         warm: Option<lagrangian::Multipliers>,
-    ) -> (Option<Entry>, Option<lagrangian::Multipliers>, Optimality) {
+    ) -> Found {
         if self.offers.is_empty() {
-            return (None, warm, Optimality::Proven);
+            return Found {
+                entry: None,
+                multipliers: warm,
+                optimality: Optimality::Proven,
+                timed_out: false,
+            };
         }
         let max_sellers = cap.unwrap_or(self.sellers.len()).min(self.sellers.len());
-        let (entry, multipliers, optimality) =
+        let (entry, multipliers, optimality, timed_out) =
             SellerSearch::new(self, max_sellers, seed).run(relaxation, warm);
-        (entry, Some(multipliers), optimality)
+        Found {
+            entry,
+            multipliers: Some(multipliers),
+            optimality,
+            timed_out,
+        }
     }
+}
+
+/// A scenario's cap, its best cart, and what is proven about it.
+pub(crate) type ScenarioEntry = (Option<usize>, Option<Entry>, Optimality);
+
+/// One scenario's answer.
+struct Found {
+    entry: Option<Entry>,
+    multipliers: Option<lagrangian::Multipliers>,
+    optimality: Optimality,
+    timed_out: bool,
 }

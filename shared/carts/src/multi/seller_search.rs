@@ -27,6 +27,8 @@ pub(super) struct SellerSearch<'m, 'a> {
     limit: usize,
     /// The limit was reached with sets left that might hold a better cart.
     limited: bool,
+    /// The time budget ran out before every set that might hold a better cart was solved.
+    timed_out: bool,
 }
 
 impl<'m, 'a> SellerSearch<'m, 'a> {
@@ -43,16 +45,17 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             always_open: Vec::new(),
             limit: market.options.seller_sets_limit.max(1) as usize,
             limited: false,
+            timed_out: false,
         }
     }
 
     /// Finds the best cart; returns it with the multipliers that proved it (a warm start
-    /// for the next scenario) and what was proven.
+    /// for the next scenario), what was proven, and whether the time budget cut it short.
     pub fn run(
         mut self,
         relaxation: &Relaxation,
         warm: Option<Multipliers>,
-    ) -> (Option<Entry>, Multipliers, Optimality) {
+    ) -> (Option<Entry>, Multipliers, Optimality, bool) {
         let multipliers = self.tighten(relaxation, warm.unwrap_or_else(|| relaxation.initial()));
         let at = relaxation.evaluate(&multipliers, self.max_sellers);
         // Without a cap, a seller with no per-order charge and no minimum costs nothing to
@@ -74,7 +77,8 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         order.sort_by(|&a, &b| at.profit[b].total_cmp(&at.profit[a]).then(a.cmp(&b)));
         let ranking = Ranking::new(order, &at.profit, floor);
         self.extend(&ranking, 0, &mut Vec::new(), 0.0);
-        let limited = self.limited;
+        let timed_out = self.timed_out;
+        let limited = self.limited || timed_out;
         let best = self.top.into_entries().into_iter().next();
         let optimality = if limited {
             self.market
@@ -82,7 +86,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         } else {
             Optimality::Proven
         };
-        (best, multipliers, optimality)
+        (best, multipliers, optimality, timed_out)
     }
 
     /// Subgradient ascent on the dual; meanwhile solves the relaxation's seller sets
@@ -115,6 +119,10 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             if incumbent.is_some_and(|v| !beats(best_bound, v)) || theta < 1e-3 {
                 break;
             }
+            // Out of time: the multipliers so far still give a valid bound.
+            if self.market.deadline.passed() {
+                break;
+            }
             let target = incumbent.unwrap_or(at.bound - 0.05 * at.bound.abs().max(1.0));
             relaxation.step(&mut current, &at, target, theta);
         }
@@ -124,7 +132,11 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     /// Visits the sets `open` plus sellers from `from` on (in ranking order), solving each
     /// set whose bound may still reach the best cart.
     fn extend(&mut self, ranking: &Ranking, from: usize, open: &mut Vec<usize>, open_profit: f64) {
-        if self.limited {
+        if self.limited || self.timed_out {
+            return;
+        }
+        if self.market.deadline.passed() {
+            self.timed_out = true;
             return;
         }
         let has_sellers = !open.is_empty() || !self.always_open.is_empty();
@@ -178,8 +190,10 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         self.solved.insert(open.to_vec());
         let problem = self.open_set_problem(open);
         let fewest = self.market.min_items.max(1);
-        let search = Search::new(problem, fewest);
-        search.run(CountRule::AtLeast(fewest), &mut self.top);
+        let search = Search::new(problem, fewest).with_deadline(self.market.deadline);
+        if !search.run(CountRule::AtLeast(fewest), &mut self.top) {
+            self.timed_out = true;
+        }
     }
 
     fn open_set_problem(&self, open: &[usize]) -> Problem {

@@ -1,0 +1,156 @@
+//! The time budget: shapes whose exact search takes minutes or more (a bulk seller
+//! pricing every record the same, records all worth the same, from many sellers) come
+//! back within the budget with the best carts found and what is still proven.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::eur;
+use cratedigger_carts::{
+    Candidate, CartCriteria, Instance, Listing, Optimality, Options, Origin, Seller, SellerRating,
+    ShippingPolicy, optimise,
+};
+use cratedigger_domain::{Country, ListingId, MediaCondition, ReleaseId, SellerName};
+
+const BUDGET_MS: u64 = 300;
+/// What a search may take past the budget: a walk looks at the clock every thousand nodes
+/// and, with nothing found yet, looks a little longer for a first cart. Generous for a
+/// debug build on a loaded machine; the point is minutes against a fraction of a second.
+const MARGIN: Duration = Duration::from_millis(1500);
+
+fn seller(name: &str) -> Seller {
+    Seller {
+        name: SellerName::new(name),
+        rating: Some(SellerRating {
+            percent: 99.0,
+            count: 500,
+        }),
+        ships_from: Some(Country::new("Germany")),
+        shipping: Some(ShippingPolicy::new(eur(400), eur(100))),
+        min_order_total: None,
+    }
+}
+
+/// `records` releases, each offered by every one of `sellers` sellers at `price`, all
+/// worth 1.0.
+fn ties(records: u64, sellers: usize, price: i64) -> Instance {
+    let names: Vec<String> = (0..sellers).map(|s| format!("bulk{s:03}")).collect();
+    let mut listings = Vec::new();
+    for release in 1..=records {
+        for (s, name) in names.iter().enumerate() {
+            listings.push(Listing {
+                id: ListingId(release * 1000 + s as u64),
+                release: ReleaseId(release),
+                seller: SellerName::new(name),
+                price: eur(price),
+                converted: None,
+                media: MediaCondition::NearMint,
+                sleeve: None,
+                available: true,
+            });
+        }
+    }
+    Instance {
+        candidates: (1..=records)
+            .map(|release| Candidate {
+                release: ReleaseId(release),
+                master: None,
+                score: 1.0,
+                origin: Origin::Wantlist,
+            })
+            .collect(),
+        listings,
+        sellers: names.iter().map(|n| seller(n)).collect(),
+    }
+}
+
+fn budgeted() -> Options {
+    Options {
+        time_budget_ms: Some(BUDGET_MS),
+        ..Options::default()
+    }
+}
+
+#[test]
+fn a_bulk_seller_pricing_everything_the_same_is_answered_within_the_budget() {
+    // 48 records at 10.00 from one seller, room for 30: C(48, 30) tied carts.
+    let instance = ties(48, 1, 1_000);
+    let criteria = CartCriteria::with_budget(eur(30 * 1_000 + 400 + 29 * 100 + 50));
+    let started = Instant::now();
+    let plan = optimise(&instance, &criteria, &budgeted()).unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(BUDGET_MS) + MARGIN,
+        "took {took:?}"
+    );
+    assert!(plan.timed_out, "the exact search cannot finish in time");
+    let best = plan
+        .scenarios
+        .iter()
+        .find(|s| s.max_sellers.is_none())
+        .unwrap();
+    let cart = best.cart.as_ref().expect("a cart was found in time");
+    assert_eq!(cart.item_count, 30, "as many records as the budget holds");
+    // Every record is worth the same: no cart scores above 30, so the score is proven
+    // even though the search was cut.
+    assert!(
+        matches!(
+            best.optimality,
+            Optimality::ScoreProven | Optimality::Proven
+        ) || matches!(best.optimality, Optimality::BestFound { score_bound } if score_bound <= cart.score + 1e-6),
+        "{:?}",
+        best.optimality
+    );
+    let seller = &plan.per_seller[0];
+    assert!(seller.cut_short, "the seller's top-K list was cut");
+    assert!(!seller.by_total_score.is_empty());
+    assert!(
+        seller
+            .by_total_score
+            .iter()
+            .all(|c| c.total.minor <= criteria.budget.minor)
+    );
+}
+
+#[test]
+fn hundreds_of_sellers_with_tied_profits_are_answered_within_the_budget() {
+    let instance = ties(40, 200, 800);
+    let criteria = CartCriteria::with_budget(eur(20_000));
+    let started = Instant::now();
+    let plan = optimise(&instance, &criteria, &budgeted()).unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(BUDGET_MS) + MARGIN,
+        "took {took:?}"
+    );
+    for scenario in &plan.scenarios {
+        let cart = scenario.cart.as_ref().expect("every scenario has a cart");
+        assert!(cart.total.minor <= criteria.budget.minor);
+        if let Optimality::BestFound { score_bound } = scenario.optimality {
+            assert!(
+                score_bound + 1e-9 >= cart.score,
+                "the bound is above the cart"
+            );
+        }
+    }
+}
+
+#[test]
+fn without_a_budget_small_shapes_are_proven_and_unchanged() {
+    let instance = ties(12, 3, 1_000);
+    let criteria = CartCriteria::with_budget(eur(6_000));
+    let exact = optimise(&instance, &criteria, &Options::default()).unwrap();
+    let budgeted = optimise(&instance, &criteria, &budgeted()).unwrap();
+    assert!(!exact.timed_out && !budgeted.timed_out);
+    assert_eq!(
+        exact, budgeted,
+        "a budget that is not reached changes nothing"
+    );
+    assert!(
+        exact
+            .scenarios
+            .iter()
+            .all(|s| s.optimality == Optimality::Proven)
+    );
+}
