@@ -1,0 +1,201 @@
+//! A carts job on a shape whose exact search would take far longer than anyone waits: a
+//! bulk seller pricing every record of a wantlist the same, with room in the budget for
+//! half of them (every half is a tie). The carts stage stops at `carts.time_budget_ms`,
+//! stores the best carts found, and the job's message and the carts' notes say so.
+
+// Helpers outside #[test] functions fail loudly too: a test is the only caller.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::DateTime;
+use cratedigger_discogs::api::{Auth, ClientConfig};
+use cratedigger_discogs::{
+    DiscogsClient, ListingSource, MemoryRateLimiter, PageRequest, RateLimitPolicy, Secret,
+};
+use cratedigger_discogs_sim::SimSettings;
+use cratedigger_domain::{CartSet, JobState, ReleaseId, Stage, Username};
+use cratedigger_results::Collection;
+use serde_json::{Value, json};
+use support::{Mesh, Sim, embedded_settings};
+
+const BUDGET_MS: u64 = 1000;
+
+fn client(base: &str) -> DiscogsClient {
+    let config = ClientConfig::single_host(base, Auth::Token(Secret::new("t"))).unwrap();
+    DiscogsClient::new(
+        config,
+        Arc::new(MemoryRateLimiter::new(RateLimitPolicy::per_minute(6_000))),
+    )
+    .unwrap()
+}
+
+/// `12.50 EUR` in minor units (two-digit currencies only).
+fn minor(text: &str) -> Option<i64> {
+    let amount: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some((amount * 100.0).round() as i64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bulk_seller_with_tied_prices_gets_carts_within_the_time_budget() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let mut sim_settings = SimSettings::default();
+    sim_settings.rate_limit.authenticated = None;
+    sim_settings.rate_limit.unauthenticated = None;
+    let sim = Sim::start_with(sim_settings).await;
+    let http = reqwest::Client::new();
+    let discogs = client(&sim.base);
+
+    // The sellers of the releases most offered, and the biggest of them that ships at a
+    // price per item in a currency with cents.
+    let world: Value = http
+        .get(format!("{}/_sim/releases?per_page=2000", sim.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut releases: Vec<(u64, u64)> = world["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["num_for_sale"].as_u64().unwrap_or(0), r["id"].as_u64().unwrap()))
+        .collect();
+    releases.sort_unstable_by(|a, b| b.cmp(a));
+    let mut names = BTreeSet::new();
+    for &(_, id) in releases.iter().take(30) {
+        let page = discogs.release_listings(ReleaseId(id), 1, 250).await.unwrap();
+        names.extend(page.listings.into_iter().filter_map(|l| l.seller).map(|s| s.name.0));
+    }
+    let mut best: Option<(u64, String, i64, i64, String)> = None;
+    for name in &names {
+        let seller: Value = http
+            .get(format!("{}/_sim/sellers/{name}", sim.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let shipping = &seller["shipping"];
+        let currency = seller["currency"].as_str().unwrap_or_default().to_owned();
+        if shipping["kind"] != "per_item"
+            || seller["ships_to_viewer"] == false
+            || seller["minimum_order"].is_string()
+            || currency == "JPY"
+        {
+            continue;
+        }
+        let (Some(first), Some(additional)) = (
+            shipping["first_item"].as_str().and_then(minor),
+            shipping["each_additional"].as_str().and_then(minor),
+        ) else {
+            continue;
+        };
+        let listings = seller["listings"].as_u64().unwrap_or(0);
+        if best.as_ref().is_none_or(|b| listings > b.0) {
+            best = Some((listings, name.clone(), first, additional, currency));
+        }
+    }
+    let (_, bulk, first, additional, currency) = best.expect("a seller shipping per item");
+
+    // Its records, one listing each, all at 10.00; the buyer wants them all.
+    let inventory = discogs
+        .inventory_page(&Username::parse(&bulk).unwrap(), PageRequest::new(1, 100))
+        .await
+        .unwrap();
+    let mut by_release: BTreeMap<ReleaseId, u64> = BTreeMap::new();
+    for listing in &inventory.items {
+        by_release
+            .entry(listing.release.release_id)
+            .or_insert(listing.id.0);
+    }
+    let records: Vec<(ReleaseId, u64)> = by_release.into_iter().take(40).collect();
+    assert!(records.len() >= 28, "{bulk} sells {} records", records.len());
+    let user = "bulkdigger";
+    sim.create_user(user, 0).await;
+    for &(release, listing) in &records {
+        http.put(format!("{}/_sim/listings/{listing}/price", sim.base))
+            .json(&json!({ "price": "10.00" }))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+        http.post(format!("{}/_sim/users/{user}/wants", sim.base))
+            .json(&json!({ "release_id": release.0 }))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+    }
+    // Room for half of them from that seller: every half is as good as any other.
+    let half = records.len() as i64 / 2;
+    let budget = half * 1_000 + first + (half - 1) * additional + 50;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded_settings(dir.path(), &sim);
+    settings.carts.time_budget_ms = BUDGET_MS;
+    let mesh = Mesh::start(settings, |bus| bus).await;
+    let api = mesh.api();
+    let body = json!({
+        "kind": "carts", "username": user, "limit": 100, "wantlist_share": 1.0,
+        "criteria": { "budget": { "minor": budget, "currency": currency }, "carts_per_seller": 10 },
+    });
+    let job = api.post_job(body).await;
+    let (status, _) = api.wait(&job, Duration::from_secs(120)).await;
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    let message = status.message.clone().unwrap_or_default();
+    assert!(message.contains("time budget"), "{message}");
+
+    let carts = status
+        .stages
+        .iter()
+        .find(|s| s.name == Stage::Carts)
+        .unwrap();
+    let at = |t: &Option<String>| DateTime::parse_from_rfc3339(t.as_deref().unwrap()).unwrap();
+    let took = (at(&carts.finished_at) - at(&carts.started_at))
+        .to_std()
+        .unwrap();
+    assert!(
+        took < Duration::from_millis(BUDGET_MS) + Duration::from_secs(4),
+        "the carts stage took {took:?}"
+    );
+
+    let stored = mesh
+        .backends
+        .results
+        .get(Collection::Carts, job.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    let set: CartSet = serde_json::from_value(stored).unwrap();
+    assert_eq!(set.plan["timed_out"], true, "{}", set.plan);
+    let bulk_carts = set.plan["per_seller"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["seller"] == bulk.as_str())
+        .unwrap();
+    assert_eq!(bulk_carts["cut_short"], true);
+    assert!(!bulk_carts["by_total_score"].as_array().unwrap().is_empty());
+    assert!(
+        set.notes.iter().any(|n| n.contains("time budget")),
+        "{:?}",
+        set.notes
+    );
+    let best = set.plan["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["max_sellers"].is_null())
+        .unwrap();
+    assert!(best["cart"].is_object(), "a best cart was found in time");
+    mesh.stop().await;
+}
