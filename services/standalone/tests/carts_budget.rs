@@ -9,30 +9,17 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::DateTime;
-use cratedigger_discogs::api::{Auth, ClientConfig};
-use cratedigger_discogs::{
-    DiscogsClient, ListingSource, MemoryRateLimiter, PageRequest, RateLimitPolicy, Secret,
-};
+use cratedigger_discogs::{ListingSource, PageRequest};
 use cratedigger_discogs_sim::SimSettings;
 use cratedigger_domain::{CartSet, JobState, ReleaseId, Stage, Username};
 use cratedigger_results::Collection;
 use serde_json::{Value, json};
-use support::{Mesh, Sim, embedded_settings};
+use support::{Mesh, Sim, discogs_client, embedded_settings};
 
 const BUDGET_MS: u64 = 1000;
-
-fn client(base: &str) -> DiscogsClient {
-    let config = ClientConfig::single_host(base, Auth::Token(Secret::new("t"))).unwrap();
-    DiscogsClient::new(
-        config,
-        Arc::new(MemoryRateLimiter::new(RateLimitPolicy::per_minute(6_000))),
-    )
-    .unwrap()
-}
 
 /// `12.50 EUR` in minor units (two-digit currencies only).
 fn minor(text: &str) -> Option<i64> {
@@ -48,7 +35,7 @@ async fn a_bulk_seller_with_tied_prices_gets_carts_within_the_time_budget() {
     sim_settings.rate_limit.unauthenticated = None;
     let sim = Sim::start_with(sim_settings).await;
     let http = reqwest::Client::new();
-    let discogs = client(&sim.base);
+    let discogs = discogs_client(&sim.base);
 
     // The sellers of the releases most offered, and the biggest of them that ships at a
     // price per item in a currency with cents.
@@ -64,13 +51,26 @@ async fn a_bulk_seller_with_tied_prices_gets_carts_within_the_time_budget() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["num_for_sale"].as_u64().unwrap_or(0), r["id"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["num_for_sale"].as_u64().unwrap_or(0),
+                r["id"].as_u64().unwrap(),
+            )
+        })
         .collect();
     releases.sort_unstable_by(|a, b| b.cmp(a));
     let mut names = BTreeSet::new();
     for &(_, id) in releases.iter().take(30) {
-        let page = discogs.release_listings(ReleaseId(id), 1, 250).await.unwrap();
-        names.extend(page.listings.into_iter().filter_map(|l| l.seller).map(|s| s.name.0));
+        let page = discogs
+            .release_listings(ReleaseId(id), 1, 250)
+            .await
+            .unwrap();
+        names.extend(
+            page.listings
+                .into_iter()
+                .filter_map(|l| l.seller)
+                .map(|s| s.name.0),
+        );
     }
     let mut best: Option<(u64, String, i64, i64, String)> = None;
     for name in &names {
@@ -116,7 +116,11 @@ async fn a_bulk_seller_with_tied_prices_gets_carts_within_the_time_budget() {
             .or_insert(listing.id.0);
     }
     let records: Vec<(ReleaseId, u64)> = by_release.into_iter().take(40).collect();
-    assert!(records.len() >= 28, "{bulk} sells {} records", records.len());
+    assert!(
+        records.len() >= 28,
+        "{bulk} sells {} records",
+        records.len()
+    );
     let user = "bulkdigger";
     sim.create_user(user, 0).await;
     for &(release, listing) in &records {

@@ -12,15 +12,10 @@
 
 mod support;
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use cratedigger_discogs::api::{Auth, ClientConfig};
-use std::collections::{BTreeMap, BTreeSet};
-
-use cratedigger_discogs::{
-    DiscogsClient, ListingSource, MemoryRateLimiter, PageRequest, RateLimitPolicy, Secret,
-};
+use cratedigger_discogs::{ListingSource, PageRequest};
 use cratedigger_discogs_sim::SimSettings;
 use cratedigger_domain::{CartSet, JobState, ListingId, ReleaseId, SourceCoverage, Username};
 use cratedigger_market::SourceKind;
@@ -29,7 +24,7 @@ use cratedigger_status::CandidateRecords;
 use serde_json::{Value, json};
 use support::carts::carts_body;
 use support::carts::sell_release_pages;
-use support::{Mesh, Sim, embedded_settings};
+use support::{Mesh, Sim, discogs_client, embedded_settings};
 
 const WANTS: usize = 8;
 
@@ -213,16 +208,6 @@ async fn the_stats_pre_check_loads_no_page_for_releases_with_nothing_for_sale() 
     );
 }
 
-/// A client of the simulator at `base` with a budget no test reaches.
-fn client(base: &str) -> DiscogsClient {
-    let config = ClientConfig::single_host(base, Auth::Token(Secret::new("t"))).unwrap();
-    DiscogsClient::new(
-        config,
-        Arc::new(MemoryRateLimiter::new(RateLimitPolicy::per_minute(6_000))),
-    )
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_inventory_source_finds_the_candidates_that_named_sellers_hold() {
     cratedigger_kit::telemetry::init_for_tests();
@@ -231,12 +216,12 @@ async fn the_inventory_source_finds_the_candidates_that_named_sellers_hold() {
     challenging.create_user(user, WANTS).await;
     // Who sells the wanted releases, from the pages of the same world without the
     // challenge: the two sellers holding the most of them are the ones the buyer names.
-    let wants = client(&challenging.base)
+    let wants = discogs_client(&challenging.base)
         .wantlist_page(&Username::parse(user).unwrap(), PageRequest::first())
         .await
         .unwrap();
     let wanted: Vec<ReleaseId> = wants.items.iter().map(|w| w.release_id).collect();
-    let direct = client(&permissive.base);
+    let direct = discogs_client(&permissive.base);
     let mut offered = Vec::new();
     for &release in &wanted {
         let page = direct.release_listings(release, 1, 250).await.unwrap();
@@ -388,7 +373,7 @@ async fn uploaded_saved_pages_are_stored_whole_or_not_at_all_and_a_carts_job_run
     let (challenging, permissive) = (sim(true).await, sim(false).await);
     let user = "uploaddigger";
     challenging.create_user(user, WANTS).await;
-    let wants = client(&challenging.base)
+    let wants = discogs_client(&challenging.base)
         .wantlist_page(&Username::parse(user).unwrap(), PageRequest::first())
         .await
         .unwrap();
@@ -480,24 +465,12 @@ async fn uploaded_saved_pages_are_stored_whole_or_not_at_all_and_a_carts_job_run
         .unwrap();
     assert_eq!(created.status(), 202);
     let created: Value = created.json().await.unwrap();
-    let status_url = format!("{}{}", api.base, created["status_url"].as_str().unwrap());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        let status: Value = api
-            .http
-            .get(&status_url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if !["queued", "reading"].contains(&status["state"].as_str().unwrap()) {
-            break status;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = api
+        .wait_upload(
+            created["status_url"].as_str().unwrap(),
+            Duration::from_secs(60),
+        )
+        .await;
     assert_eq!(status["state"], "partial", "{status}");
     let files = status["files"].as_array().unwrap();
     assert_eq!(files.len(), 6);
@@ -560,23 +533,12 @@ async fn uploaded_saved_pages_are_stored_whole_or_not_at_all_and_a_carts_job_run
         .unwrap();
     assert_eq!(again.status(), 202);
     let again: Value = again.json().await.unwrap();
-    let again_url = format!("{}{}", api.base, again["status_url"].as_str().unwrap());
-    let again = loop {
-        let status: Value = api
-            .http
-            .get(&again_url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if !["queued", "reading"].contains(&status["state"].as_str().unwrap()) {
-            break status;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let again = api
+        .wait_upload(
+            again["status_url"].as_str().unwrap(),
+            Duration::from_secs(60),
+        )
+        .await;
     assert_eq!(again["state"], "succeeded", "{again}");
     let after = history(catalog.listings(&[wanted[0]], true).await.unwrap()).await;
     assert_eq!(
@@ -627,7 +589,7 @@ async fn assert_same_listings(mesh: &Mesh, job: &cratedigger_domain::JobId, perm
         .unwrap()
         .unwrap();
     let ids: Vec<ReleaseId> = candidates.releases.iter().map(|c| c.release_id).collect();
-    let direct = client(&permissive.base);
+    let direct = discogs_client(&permissive.base);
     let stored = mesh.backends.catalog.listings(&ids, false).await.unwrap();
     let mut total = 0;
     for &release in &ids {

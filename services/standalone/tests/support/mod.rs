@@ -136,6 +136,18 @@ pub fn embedded_settings(dir: &std::path::Path, sim: &Sim) -> AppSettings {
     settings
 }
 
+/// A Discogs client of the simulator at `base`, with a budget no test reaches.
+pub fn discogs_client(base: &str) -> cratedigger_discogs::DiscogsClient {
+    use cratedigger_discogs::api::{Auth, ClientConfig};
+    let config =
+        ClientConfig::single_host(base, Auth::Token(cratedigger_discogs::Secret::new("t")))
+            .unwrap();
+    let limiter = cratedigger_discogs::MemoryRateLimiter::new(
+        cratedigger_discogs::RateLimitPolicy::per_minute(6_000),
+    );
+    cratedigger_discogs::DiscogsClient::new(config, Arc::new(limiter)).unwrap()
+}
+
 pub fn point_at(settings: &mut AppSettings, sim: &Sim) {
     let discogs = &mut settings.backends.discogs;
     discogs.api_url = sim.base.clone();
@@ -197,6 +209,31 @@ pub struct Api {
 }
 
 impl Api {
+    /// Waits until the upload at `status_url` (as the API gives it) is read; its record.
+    pub async fn wait_upload(&self, status_url: &str, timeout: Duration) -> Value {
+        let url = format!("{}{status_url}", self.base);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let status: Value = self.get_json(&url).await;
+            if !["queued", "reading"].contains(&status["state"].as_str().unwrap_or_default()) {
+                return status;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{status}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn get_json(&self, url: &str) -> Value {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn new(base: &str) -> Self {
         Self {
             base: base.to_owned(),
