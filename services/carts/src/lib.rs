@@ -473,16 +473,24 @@ fn pricing_notes(pricing: &Pricing, settings: &CartsSettings, plan: &CartPlan) -
             .map_or_else(|| "any number of".to_owned(), |m| format!("at most {m}"));
         match scenario.optimality {
             Optimality::Proven => {}
-            Optimality::ScoreProven => notes.push(format!(
-                "the cart from {sellers} sellers has the highest score possible; so many sellers tie that a cheaper cart with the same score was not ruled out"
-            )),
+            Optimality::ScoreProven => {
+                let cause = if plan.timed_out {
+                    "the time budget ran out"
+                } else {
+                    "the search reached its limit of seller sets (many sellers tie)"
+                };
+                notes.push(format!(
+                    "the cart from {sellers} sellers has the highest score possible; {cause} before a cheaper cart with the same score was ruled out"
+                ))
+            }
             Optimality::BestFound { score_bound } => {
                 let gap = scenario
                     .cart
                     .as_ref()
-                    .filter(|_| score_bound > 0.0)
-                    .map(|cart| ((score_bound - cart.score) / score_bound).max(0.0) * 100.0);
-                let within = gap.map_or_else(String::new, |g| format!(" (at most {g:.2}% below the best possible)"));
+                    .and_then(|cart| gap(score_bound, cart));
+                let within = gap.map_or_else(String::new, |g| {
+                    format!(" (at most {g:.2}% below the best possible)")
+                });
                 notes.push(format!(
                     "the cart from {sellers} sellers is the best the search found; no cart scores above {score_bound:.2}{within}"
                 ));
@@ -501,6 +509,13 @@ fn pricing_notes(pricing: &Pricing, settings: &CartsSettings, plan: &CartPlan) -
     notes
 }
 
+/// How far below `score_bound` the cart's score may be, in percent; none when the bound
+/// says nothing (not positive or not finite).
+fn gap(score_bound: f64, cart: &Cart) -> Option<f64> {
+    (score_bound.is_finite() && score_bound > 0.0)
+        .then(|| ((score_bound - cart.score) / score_bound).max(0.0) * 100.0)
+}
+
 /// One line for the status: the best cart across sellers, or why there is none.
 fn summary(plan: &CartPlan) -> String {
     let best = plan
@@ -513,9 +528,7 @@ fn summary(plan: &CartPlan) -> String {
         .iter()
         .find(|s| s.max_sellers.is_none())
         .and_then(|s| match (s.optimality, &s.cart) {
-            (Optimality::BestFound { score_bound }, Some(cart)) if score_bound > 0.0 => {
-                Some(((score_bound - cart.score) / score_bound).max(0.0) * 100.0)
-            }
+            (Optimality::BestFound { score_bound }, Some(cart)) => gap(score_bound, cart),
             _ => None,
         });
     let caveat = match (unproven, plan.timed_out) {

@@ -141,6 +141,8 @@ pub enum EmptyReason {
     TooFewItemsWithinBudget,
     /// As above, once sellers' minimum order totals are respected.
     SellerMinimumsUnmet,
+    /// The time budget ran out before any search met a cart; one may exist.
+    TimedOut,
 }
 
 impl fmt::Display for EmptyReason {
@@ -153,6 +155,9 @@ impl fmt::Display for EmptyReason {
             }
             Self::SellerMinimumsUnmet => {
                 "no cart within the budget reaches the minimum cart size and the sellers' minimum orders"
+            }
+            Self::TimedOut => {
+                "the optimiser's time budget ran out before it met a cart that meets the criteria; one may exist"
             }
         })
     }

@@ -12,7 +12,9 @@ use crate::model::value::item_value;
 use crate::{Cart, CartError, Market, Objective};
 
 impl Market<'_> {
-    /// The `criteria.carts_per_seller` best carts from `seller` alone, best first.
+    /// The `criteria.carts_per_seller` best carts from `seller` alone, best first. Under a
+    /// time budget they may be only the best met in time; [`crate::optimise`] says when
+    /// ([`crate::SellerCarts::cut_short`]).
     pub fn top_k_for_seller(
         &self,
         seller: &SellerName,
@@ -44,7 +46,7 @@ impl Market<'_> {
             Objective::TotalScore => {
                 let mut top = TopK::new(k, Ranked::TotalScore, self.budget);
                 let finished = Search::new(problem, fewest)
-                    .with_deadline(self.deadline)
+                    .with_deadline(&self.deadline)
                     .run(CountRule::AtLeast(fewest), &mut top);
                 (top.into_entries(), finished)
             }
@@ -53,14 +55,16 @@ impl Market<'_> {
                 if most < fewest {
                     return (Vec::new(), true);
                 }
-                let search = Search::new(problem, most).with_deadline(self.deadline);
+                let search = Search::new(problem, most).with_deadline(&self.deadline);
                 let mut top = TopK::new(k, Ranked::OriginalWeight, self.budget);
                 let mut finished = true;
                 // Large carts usually weigh most: searching them first sets a high bar early.
                 for items in (fewest..=most).rev() {
                     top.searching_items(items);
-                    finished &= search.run(CountRule::Exactly(items), &mut top);
-                    if !finished && top.best().is_some() {
+                    if !search.run(CountRule::Exactly(items), &mut top) {
+                        // Out of time, and either a cart is held or the allowance for
+                        // finding one is spent: smaller counts would not get further.
+                        finished = false;
                         break;
                     }
                 }

@@ -47,7 +47,7 @@ impl Market<'_> {
         let empty = scenarios
             .iter()
             .all(|s| s.cart.is_none())
-            .then(|| self.why_empty());
+            .then(|| self.why_empty(timed_out));
         CartPlan {
             per_seller,
             scenarios,
@@ -59,12 +59,16 @@ impl Market<'_> {
     }
 
     /// Called only when no scenario has a cart.
-    fn why_empty(&self) -> EmptyReason {
+    fn why_empty(&self, timed_out: bool) -> EmptyReason {
         if self.instance.candidates.is_empty() {
             return EmptyReason::NoCandidates;
         }
         if self.offers.is_empty() {
             return EmptyReason::NoEligibleListings;
+        }
+        if timed_out {
+            // The searches stopped before they could tell: asking again would not either.
+            return EmptyReason::TimedOut;
         }
         if self.sellers.iter().all(|s| s.min_order == 0) {
             return EmptyReason::TooFewItemsWithinBudget;

@@ -276,6 +276,15 @@ fn empty_plans_say_why() {
     }
     let plan = optimise(&instance, &criteria, &Options::default()).unwrap();
     assert_eq!(plan.empty, Some(EmptyReason::SellerMinimumsUnmet));
+    // A budget already spent does not make a finished search's answer less definite: the
+    // small searches end within the allowance they get for finding a first cart.
+    let spent = Options {
+        time_budget_ms: Some(0),
+        ..Options::default()
+    };
+    let plan = optimise(&instance, &criteria, &spent).unwrap();
+    assert!(!plan.timed_out);
+    assert_eq!(plan.empty, Some(EmptyReason::SellerMinimumsUnmet));
 }
 
 #[test]

@@ -12,6 +12,8 @@ mod bounds;
 mod search;
 mod top_k;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cratedigger_domain::ListingId;
@@ -19,18 +21,44 @@ use cratedigger_domain::ListingId;
 pub(crate) use search::Search;
 pub(crate) use top_k::{Entry, Ranked, TopK};
 
-/// When the searches of a plan must stop, if ever.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Deadline(Option<Instant>);
+/// Past the deadline, how many more nodes the walks of one plan may visit, together,
+/// looking for a first cart when they have none.
+const GRACE_NODES: u64 = 16 * 1024;
+
+/// When the searches of a plan must stop, if ever, and the nodes they may still spend
+/// after it looking for a first cart. Clones share the allowance.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Deadline {
+    at: Option<Instant>,
+    grace: Arc<AtomicU64>,
+}
 
 impl Deadline {
-    /// `budget` from now; none: never.
+    /// `budget` from now; none (or one too far to represent): never.
     pub fn after(budget: Option<Duration>) -> Self {
-        Self(budget.map(|b| Instant::now() + b))
+        Self {
+            at: budget.and_then(|b| Instant::now().checked_add(b)),
+            grace: Arc::new(AtomicU64::new(GRACE_NODES)),
+        }
     }
 
-    pub fn passed(self) -> bool {
-        self.0.is_some_and(|at| Instant::now() >= at)
+    pub fn passed(&self) -> bool {
+        self.at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// Spends `nodes` of the allowance past the deadline; false once it is used up.
+    pub fn spend_grace(&self, nodes: u64) -> bool {
+        self.grace
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(nodes)
+            })
+            .is_ok()
+    }
+
+    /// Whether a search that holds `found` carts must stop now: the deadline has passed
+    /// and it has a cart, or the allowance for finding one is used up.
+    pub fn stop(&self, found: bool) -> bool {
+        self.passed() && (found || self.grace.load(Ordering::Relaxed) == 0)
     }
 }
 
@@ -86,4 +114,6 @@ pub(crate) trait Collector {
     /// True when no cart of value at most `bound` could still be admitted.
     fn hopeless(&self, bound: i128) -> bool;
     fn admit(&mut self, cart: FoundCart<'_>);
+    /// Whether it holds any cart yet (perhaps one it was seeded with).
+    fn holds_any(&self) -> bool;
 }

@@ -8,9 +8,6 @@ use super::{Choice, Collector, CountRule, Deadline, FoundCart, LocalSeller, Prob
 
 /// How many nodes the walk visits between two looks at the clock.
 const CLOCK_EVERY: u64 = 1024;
-/// Past the deadline, how many more nodes a walk that has found nothing yet may visit
-/// looking for a first cart.
-const GRACE_NODES: u64 = 16 * 1024;
 
 pub(crate) struct Search {
     bounds: Bounds,
@@ -71,15 +68,15 @@ impl Search {
     }
 
     /// Stops the walks at `deadline`, each with what it found by then.
-    pub fn with_deadline(mut self, deadline: Deadline) -> Self {
-        self.deadline = deadline;
+    pub fn with_deadline(mut self, deadline: &Deadline) -> Self {
+        self.deadline = deadline.clone();
         self
     }
 
     /// Offers every cart satisfying `rule` that might matter to the collector. False when
     /// the deadline stopped the walk first: the collector then holds the best carts met,
-    /// not necessarily the best there are. Past the deadline a walk still looks for a
-    /// first cart, for at most a few thousand nodes.
+    /// not necessarily the best there are. Past the deadline a walk whose collector holds
+    /// no cart still looks for one, within the plan's shared allowance of nodes.
     pub fn run(&self, rule: CountRule, collector: &mut impl Collector) -> bool {
         if self.capacity <= 0 {
             return true;
@@ -98,7 +95,6 @@ impl Search {
             value: 0,
             unit_cost: 0,
             score: 0,
-            found: false,
         };
         walk.run(collector)
     }
@@ -114,8 +110,6 @@ struct Walk<'s> {
     value: i128,
     unit_cost: i64,
     score: i64,
-    /// A cart was handed to the collector.
-    found: bool,
 }
 
 impl Walk<'_> {
@@ -128,12 +122,10 @@ impl Walk<'_> {
             entered: false,
         }];
         let mut nodes: u64 = 0;
-        let mut late_since: Option<u64> = None;
         while let Some(level) = levels.last_mut() {
             nodes += 1;
             if nodes.is_multiple_of(CLOCK_EVERY) && search.deadline.passed() {
-                let since = *late_since.get_or_insert(nodes);
-                if self.found || nodes - since >= GRACE_NODES {
+                if collector.holds_any() || !search.deadline.spend_grace(CLOCK_EVERY) {
                     return false;
                 }
             }
@@ -166,8 +158,8 @@ impl Walk<'_> {
                 CountRule::AtLeast(m) => (items >= m, false),
                 CountRule::Exactly(q) => (items == q, items == q),
             };
-            if admissible && self.offer(collector) {
-                self.found = true;
+            if admissible {
+                self.offer(collector);
             }
             if full || next_group >= groups.len() {
                 self.pop();
@@ -231,15 +223,15 @@ impl Walk<'_> {
         }
     }
 
-    /// Hands the current set to the collector if every seller it uses accepts the order
-    /// (and says whether it did). Sellers the set does not use pay no shipping, so the
-    /// cart may be cheaper than the search assumed.
-    fn offer(&self, collector: &mut impl Collector) -> bool {
+    /// Hands the current set to the collector if every seller it uses accepts the order.
+    /// Sellers the set does not use pay no shipping, so the cart may be cheaper than the
+    /// search assumed.
+    fn offer(&self, collector: &mut impl Collector) {
         let mut cost = self.unit_cost;
         for (i, seller) in self.search.sellers.iter().enumerate() {
             if self.seller_items[i] > 0 {
                 if self.seller_subtotal[i] < seller.min_order {
-                    return false;
+                    return;
                 }
                 cost += seller.fixed;
             }
@@ -250,6 +242,5 @@ impl Walk<'_> {
             cost,
             chosen: &self.chosen,
         });
-        true
     }
 }

@@ -149,6 +149,10 @@ impl Collector for TopK {
         );
         self.entries.truncate(self.k);
     }
+
+    fn holds_any(&self) -> bool {
+        !self.entries.is_empty()
+    }
 }
 
 #[cfg(test)]

@@ -229,7 +229,7 @@ impl<'a> Market<'a> {
             rejections: self.rejections.clone(),
             candidate_index: self.candidate_index.clone(),
             eligible_listings: self.eligible_listings,
-            deadline: self.deadline,
+            deadline: self.deadline.clone(),
         }
     }
 

@@ -15,6 +15,8 @@ use crate::{Market, Optimality};
 const SUBGRADIENT_PASSES: usize = 300;
 /// How many distinct relaxed seller sets are solved exactly for an early incumbent.
 const EARLY_SOLVES: usize = 25;
+/// What visiting one seller set costs, in search nodes, of the allowance past the deadline.
+const SET_VISIT_NODES: u64 = 64;
 
 pub(super) struct SellerSearch<'m, 'a> {
     market: &'m Market<'a>,
@@ -110,6 +112,11 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                     stalled = 0;
                 }
             }
+            // Out of time: the multipliers so far still give a valid bound. Without a
+            // cart yet, the relaxation's own sets are still worth a solve.
+            if self.market.deadline.stop(self.top.best().is_some()) {
+                break;
+            }
             if self.solved.len() < EARLY_SOLVES && !at.open.is_empty() {
                 let mut open = at.open.clone();
                 open.sort_unstable();
@@ -117,10 +124,6 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             }
             let incumbent = self.incumbent();
             if incumbent.is_some_and(|v| !beats(best_bound, v)) || theta < 1e-3 {
-                break;
-            }
-            // Out of time: the multipliers so far still give a valid bound.
-            if self.market.deadline.passed() {
                 break;
             }
             let target = incumbent.unwrap_or(at.bound - 0.05 * at.bound.abs().max(1.0));
@@ -135,12 +138,11 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         if self.limited || self.timed_out {
             return;
         }
-        if self.market.deadline.passed() {
-            self.timed_out = true;
-            return;
-        }
         let has_sellers = !open.is_empty() || !self.always_open.is_empty();
         if has_sellers && self.promising(ranking.floor + open_profit) {
+            if self.out_of_time() {
+                return;
+            }
             let mut sellers: Vec<usize> = open.iter().chain(&self.always_open).copied().collect();
             sellers.sort_unstable();
             self.solve(&sellers);
@@ -155,13 +157,26 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             let profit = ranking.profits[i];
             let bound =
                 ranking.floor + open_profit + profit + ranking.best_from(i + 1, slots_after);
-            if !self.promising(bound) {
+            if !self.promising(bound) || self.out_of_time() {
                 break;
             }
             open.push(ranking.order[i]);
             self.extend(ranking, i + 1, open, open_profit + profit);
             open.pop();
         }
+    }
+
+    /// Called only where a set that may hold a better cart is left to visit. Past the
+    /// deadline the search is cut, unless it holds no cart yet: then each visit spends
+    /// some of the plan's allowance for finding one, until it is gone.
+    fn out_of_time(&mut self) -> bool {
+        let deadline = &self.market.deadline;
+        if deadline.passed()
+            && (self.top.best().is_some() || !deadline.spend_grace(SET_VISIT_NODES))
+        {
+            self.timed_out = true;
+        }
+        self.timed_out
     }
 
     fn promising(&self, bound: f64) -> bool {
@@ -190,7 +205,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         self.solved.insert(open.to_vec());
         let problem = self.open_set_problem(open);
         let fewest = self.market.min_items.max(1);
-        let search = Search::new(problem, fewest).with_deadline(self.market.deadline);
+        let search = Search::new(problem, fewest).with_deadline(&self.market.deadline);
         if !search.run(CountRule::AtLeast(fewest), &mut self.top) {
             self.timed_out = true;
         }
