@@ -9,6 +9,9 @@
 //! wantlist where every record scores 1) and only the cost decides.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use cratedigger_domain::ListingId;
 
 use super::Choice;
 
@@ -29,6 +32,11 @@ pub(super) struct Bounds {
     depth: usize,
     /// Value of one score unit: budget + 1.
     per_score: i128,
+    /// For a group of one choice, the nearest earlier group of one choice that is the same
+    /// but for its listing id (seller, price, cost and score): see [`Bounds::twin`].
+    twins: Vec<Option<usize>>,
+    /// Row j: the smallest listing id among groups >= j (the last row: none).
+    min_id_from: Vec<ListingId>,
 }
 
 fn stand_in(group: &[Choice]) -> (i128, i64) {
@@ -73,8 +81,16 @@ impl Bounds {
         let scores: Vec<i64> = keyed.iter().map(|(_, g)| best_score(g)).collect();
         let cheapest = suffix_sums(&costs, depth, |a, b| a < b);
         let best_scores = suffix_sums(&scores, depth, |a, b| a > b);
-        let groups = keyed.into_iter().map(|(_, g)| g).collect();
+        let groups: Vec<Vec<Choice>> = keyed.into_iter().map(|(_, g)| g).collect();
+        let twins = twins(&groups);
+        let mut min_id_from = vec![ListingId(u64::MAX); groups.len() + 1];
+        for (j, group) in groups.iter().enumerate().rev() {
+            let least = group.iter().map(|c| c.listing_id).min();
+            min_id_from[j] = least.map_or(min_id_from[j + 1], |id| id.min(min_id_from[j + 1]));
+        }
         Self {
+            twins,
+            min_id_from,
             groups,
             positive,
             cost_prefix,
@@ -85,6 +101,22 @@ impl Bounds {
             depth,
             per_score: i128::from(budget) + 1,
         }
+    }
+
+    /// The group that `group` is interchangeable with, if any: an earlier one, in search
+    /// order, offering the same thing for the same money. Carts that differ only by which
+    /// of such groups they take count as one, the one taking the earliest (their listing
+    /// ids ascend along the search order): so a group may be taken only after its twin.
+    pub fn twin(&self, group: usize) -> Option<usize> {
+        self.twins.get(group).copied().flatten()
+    }
+
+    /// The smallest listing id among groups >= `from`.
+    pub fn min_id_from(&self, from: usize) -> ListingId {
+        self.min_id_from
+            .get(from)
+            .copied()
+            .unwrap_or(ListingId(u64::MAX))
     }
 
     /// Fractional knapsack over the positive stand-ins from `from` on, within `capacity`.
@@ -138,6 +170,20 @@ impl Bounds {
             .max()
             .or(Some(i128::MIN / 2))
     }
+}
+
+/// Each one-choice group's nearest earlier twin (see [`Bounds::twin`]). Twins have the
+/// same stand-in, so the sort put them in order of listing id.
+fn twins(groups: &[Vec<Choice>]) -> Vec<Option<usize>> {
+    let mut last: HashMap<(usize, i64, i64, i64), usize> = HashMap::new();
+    groups
+        .iter()
+        .enumerate()
+        .map(|(j, group)| match group.as_slice() {
+            [c] => last.insert((c.seller, c.price, c.cost, c.score), j),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Row j holds, for m = 0..=depth (while enough keys remain), the sum of the m most

@@ -9,6 +9,7 @@
 //! reports are exactly the best ones.
 
 mod bounds;
+mod exact;
 mod search;
 mod top_k;
 
@@ -109,10 +110,18 @@ pub(crate) struct FoundCart<'a> {
     pub chosen: &'a [Choice],
 }
 
+/// What a cart must reach to be admitted: a value above `value`, or equal to it with
+/// sorted listing ids before `tie` (`None`: equal is enough).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bar<'a> {
+    pub value: i128,
+    pub tie: Option<&'a [ListingId]>,
+}
+
 /// Receives the carts a search meets and tells it when a branch cannot matter.
 pub(crate) trait Collector {
-    /// True when no cart of value at most `bound` could still be admitted.
-    fn hopeless(&self, bound: i128) -> bool;
+    /// What the next cart must reach; `None`: any cart is admitted.
+    fn bar(&self) -> Option<Bar<'_>>;
     fn admit(&mut self, cart: FoundCart<'_>);
     /// Whether it holds any cart yet (perhaps one it was seeded with).
     fn holds_any(&self) -> bool;

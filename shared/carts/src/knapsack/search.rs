@@ -3,11 +3,19 @@
 //! never repeat a cart. The walk keeps its own stack: carts of thousands of cheap items
 //! must not overflow a worker thread's stack.
 
+use std::cell::OnceCell;
+
+use cratedigger_domain::ListingId;
+
 use super::bounds::{Bounds, PricedCount};
-use super::{Choice, Collector, CountRule, Deadline, FoundCart, LocalSeller, Problem};
+use super::exact::{EAGER_CELLS, Exact, MAX_CELLS};
+use super::{Bar, Choice, Collector, CountRule, Deadline, FoundCart, LocalSeller, Problem};
 
 /// How many nodes the walk visits between two looks at the clock.
 const CLOCK_EVERY: u64 = 1024;
+/// How many nodes a walk visits on the cheap bounds before it builds the exact one (where
+/// that is affordable) and starts again with it: most searches end well before.
+const NODES_BEFORE_EXACT: u64 = 1 << 14;
 
 pub(crate) struct Search {
     bounds: Bounds,
@@ -16,6 +24,19 @@ pub(crate) struct Search {
     /// Budget minus every seller's per-order charge: what the items may cost together.
     capacity: i64,
     deadline: Deadline,
+    /// Built once a walk proves long; `None` inside: not affordable.
+    exact: OnceCell<Option<Exact>>,
+}
+
+/// How a walk ended.
+#[derive(PartialEq, Eq)]
+enum Ended {
+    /// Every cart that might matter was offered.
+    Finished,
+    /// The deadline stopped it.
+    TimedOut,
+    /// It met its node limit: worth walking again with the exact bound.
+    Long,
 }
 
 /// Where one level of the walk stands: which group it is at and which choice comes next.
@@ -58,12 +79,18 @@ impl Search {
     pub fn new(problem: Problem, counts_up_to: usize) -> Self {
         let capacity = problem.capacity();
         let depth = counts_up_to.max(problem.most_items().min(CARDINALITY_DEPTH));
+        let bounds = Bounds::new(problem.groups, depth, problem.budget);
+        let exact = OnceCell::new();
+        if let Some(small) = Exact::build(&bounds.groups, capacity, EAGER_CELLS) {
+            let _ = exact.set(Some(small));
+        }
         Self {
-            bounds: Bounds::new(problem.groups, depth, problem.budget),
+            bounds,
             sellers: problem.sellers,
             budget: problem.budget,
             capacity,
             deadline: Deadline::default(),
+            exact,
         }
     }
 
@@ -85,18 +112,48 @@ impl Search {
             CountRule::Exactly(count) => Some(self.bounds.priced(count, self.capacity)),
             CountRule::AtLeast(_) => None,
         };
-        let mut walk = Walk {
+        let priced = priced.as_ref();
+        let ended = match self.exact.get() {
+            Some(exact) => self.walk(rule, priced, exact.as_ref(), None).run(collector),
+            None => self
+                .walk(rule, priced, None, Some(NODES_BEFORE_EXACT))
+                .run(collector),
+        };
+        let ended = if ended == Ended::Long {
+            // Again from the root, keeping what the collector holds: the carts already
+            // offered are offered again, and it keeps each once.
+            let exact = self
+                .exact
+                .get_or_init(|| Exact::build(&self.bounds.groups, self.capacity, MAX_CELLS));
+            self.walk(rule, priced, exact.as_ref(), None).run(collector)
+        } else {
+            ended
+        };
+        ended == Ended::Finished
+    }
+
+    fn walk<'s>(
+        &'s self,
+        rule: CountRule,
+        priced: Option<&'s PricedCount>,
+        exact: Option<&'s Exact>,
+        limit: Option<u64>,
+    ) -> Walk<'s> {
+        Walk {
             search: self,
             rule,
-            priced: priced.as_ref(),
+            priced,
+            exact,
+            limit,
             chosen: Vec::new(),
+            chosen_groups: Vec::new(),
+            taken: vec![false; self.bounds.groups.len()],
             seller_items: vec![0; self.sellers.len()],
             seller_subtotal: vec![0; self.sellers.len()],
             value: 0,
             unit_cost: 0,
             score: 0,
-        };
-        walk.run(collector)
+        }
     }
 }
 
@@ -104,7 +161,13 @@ struct Walk<'s> {
     search: &'s Search,
     rule: CountRule,
     priced: Option<&'s PricedCount>,
+    exact: Option<&'s Exact>,
+    /// Nodes after which the walk gives up to be started again with the exact bound.
+    limit: Option<u64>,
     chosen: Vec<Choice>,
+    /// The group of each chosen choice, and per group whether the current set takes it.
+    chosen_groups: Vec<usize>,
+    taken: Vec<bool>,
     seller_items: Vec<usize>,
     seller_subtotal: Vec<i64>,
     value: i128,
@@ -113,9 +176,10 @@ struct Walk<'s> {
 }
 
 impl Walk<'_> {
-    fn run(&mut self, collector: &mut impl Collector) -> bool {
+    fn run(&mut self, collector: &mut impl Collector) -> Ended {
         let search = self.search;
-        let groups = &search.bounds.groups;
+        let bounds = &search.bounds;
+        let groups = &bounds.groups;
         let mut levels = vec![Level {
             group: 0,
             next_choice: 0,
@@ -124,9 +188,14 @@ impl Walk<'_> {
         let mut nodes: u64 = 0;
         while let Some(level) = levels.last_mut() {
             nodes += 1;
-            if nodes.is_multiple_of(CLOCK_EVERY) && search.deadline.passed() {
-                if collector.holds_any() || !search.deadline.spend_grace(CLOCK_EVERY) {
-                    return false;
+            if nodes.is_multiple_of(CLOCK_EVERY) {
+                if search.deadline.passed()
+                    && (collector.holds_any() || !search.deadline.spend_grace(CLOCK_EVERY))
+                {
+                    return Ended::TimedOut;
+                }
+                if self.limit.is_some_and(|limit| nodes >= limit) {
+                    return Ended::Long;
                 }
             }
             if !level.entered {
@@ -136,6 +205,14 @@ impl Walk<'_> {
                     if !levels.is_empty() {
                         self.pop();
                     }
+                    continue;
+                }
+                if bounds
+                    .twin(level.group)
+                    .is_some_and(|twin| !self.taken[twin])
+                {
+                    // The same cart with the twin in its place comes first.
+                    level.group += 1;
                     continue;
                 }
                 level.entered = true;
@@ -152,7 +229,7 @@ impl Walk<'_> {
                 continue;
             }
             let next_group = level.group + 1;
-            self.push(choice);
+            self.push(choice, level.group);
             let items = self.chosen.len();
             let (admissible, full) = match self.rule {
                 CountRule::AtLeast(m) => (items >= m, false),
@@ -171,7 +248,7 @@ impl Walk<'_> {
                 });
             }
         }
-        true
+        Ended::Finished
     }
 
     /// Whether adding choices from `group` onwards can still satisfy the count rule within
@@ -199,12 +276,43 @@ impl Walk<'_> {
         if let Some(by_price) = self.priced.and_then(|p| p.gain(group, room, fewest)) {
             gain = gain.min(by_price);
         }
+        if let Some(exact) = self.exact {
+            gain = gain.min(exact.best(group, room));
+        }
         // Values assume every seller of the problem ships (its fixed charge is paid).
-        let base = i128::from(self.search.capacity);
-        !collector.hopeless(base + self.value + gain)
+        let bound = i128::from(self.search.capacity) + self.value + gain;
+        match collector.bar() {
+            None => true,
+            Some(bar) if bound != bar.value => bound > bar.value,
+            Some(Bar { tie: None, .. }) => true,
+            Some(Bar { tie: Some(ids), .. }) => self.may_sort_before(group, ids),
+        }
     }
 
-    fn push(&mut self, choice: Choice) {
+    /// Whether a cart that adds choices from `group` onwards to the current set might
+    /// have sorted listing ids before `ids`. Such a cart keeps the current ids below the
+    /// least id still to come, in order, and then goes on with at least one id not below
+    /// it; the walk meets sets in an order that makes most ties fail this at once.
+    fn may_sort_before(&self, group: usize, ids: &[ListingId]) -> bool {
+        let least = self.search.bounds.min_id_from(group);
+        let mut fixed: Vec<ListingId> = self
+            .chosen
+            .iter()
+            .map(|c| c.listing_id)
+            .filter(|&id| id < least)
+            .collect();
+        fixed.sort_unstable();
+        if let Some((a, b)) = fixed.iter().zip(ids).find(|(a, b)| a != b) {
+            return a < b;
+        }
+        // `fixed` is a prefix of `ids` or the other way round; the cart is longer than
+        // `fixed`, and its next id is at least `least`.
+        ids.get(fixed.len()).is_some_and(|&next| next >= least)
+    }
+
+    fn push(&mut self, choice: Choice, group: usize) {
+        self.taken[group] = true;
+        self.chosen_groups.push(group);
         self.chosen.push(choice);
         self.seller_items[choice.seller] += 1;
         self.seller_subtotal[choice.seller] += choice.price;
@@ -214,6 +322,9 @@ impl Walk<'_> {
     }
 
     fn pop(&mut self) {
+        if let Some(group) = self.chosen_groups.pop() {
+            self.taken[group] = false;
+        }
         if let Some(choice) = self.chosen.pop() {
             self.seller_items[choice.seller] -= 1;
             self.seller_subtotal[choice.seller] -= choice.price;
@@ -242,5 +353,78 @@ impl Walk<'_> {
             cost,
             chosen: &self.chosen,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cratedigger_domain::ListingId;
+
+    use super::*;
+    use crate::knapsack::{Ranked, TopK};
+    use crate::model::value::item_value;
+
+    /// Scores proportional to prices and a capacity no set fills exactly: the fractional
+    /// bound is useless here, so the walk proves long and is started again on the table.
+    #[test]
+    fn a_long_walk_starts_again_on_the_exact_bound_and_proves_the_optimum() {
+        let budget: i64 = 70_001;
+        let mut x: u64 = 11;
+        let items: Vec<(i64, i64)> = (0..40)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let price = 2 * (1_000 + (x >> 40) as i64 % 4_000);
+                (price, price * 100)
+            })
+            .collect();
+        let groups = items
+            .iter()
+            .enumerate()
+            .map(|(i, &(cost, score))| {
+                vec![Choice {
+                    offer: i as u32,
+                    listing_id: ListingId(i as u64),
+                    seller: 0,
+                    price: cost,
+                    cost,
+                    score,
+                    value: item_value(score, cost, budget),
+                }]
+            })
+            .collect();
+        let problem = Problem {
+            budget,
+            sellers: vec![LocalSeller {
+                fixed: 0,
+                min_order: 0,
+            }],
+            groups,
+        };
+        let search = Search::new(problem, 1);
+        assert!(search.exact.get().is_none(), "too large to build up front");
+        let mut top = TopK::new(1, Ranked::TotalScore, budget);
+        assert!(search.run(CountRule::AtLeast(1), &mut top));
+        assert!(search.exact.get().is_some_and(|e| e.is_some()));
+
+        // The most score at each exact cost, by a plain table over costs.
+        let width = budget as usize + 1;
+        let mut most = vec![i64::MIN; width];
+        most[0] = 0;
+        for &(cost, score) in &items {
+            for c in (cost as usize..width).rev() {
+                if most[c - cost as usize] != i64::MIN {
+                    most[c] = most[c].max(most[c - cost as usize] + score);
+                }
+            }
+        }
+        let (cost, score) = (0..width)
+            .map(|c| (c as i64, most[c]))
+            .max_by_key(|&(c, s)| (s, -c))
+            .unwrap();
+        let best = top.best().unwrap();
+        assert_eq!((best.score, best.cost), (score, cost));
+        assert!(cost < budget, "the budget is odd and every price even");
     }
 }

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use cratedigger_domain::ListingId;
 
-use super::{Collector, FoundCart};
+use super::{Bar, Collector, FoundCart};
 
 /// What "best" means for a list of carts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,20 +79,32 @@ impl TopK {
         self.entries.len() >= self.k
     }
 
-    /// The value (see [`crate::model::value`]) a cart needs to tie the last kept entry.
-    fn value_to_tie(&self, last: &Entry) -> Option<i128> {
+    /// What a cart needs (see [`crate::model::value`]) to enter in place of the last kept
+    /// entry: its value, and whether equalling it is a tie that the listing ids decide.
+    fn bar_of<'e>(&self, last: &'e Entry) -> Option<Bar<'e>> {
         let per_score = i128::from(self.budget) + 1;
         let spare = i128::from(self.budget - last.cost);
         match self.ranked {
-            Ranked::TotalScore => Some(i128::from(last.score) * per_score + spare),
+            Ranked::TotalScore => Some(Bar {
+                value: i128::from(last.score) * per_score + spare,
+                tie: Some(&last.ids),
+            }),
             Ranked::OriginalWeight => {
                 let items = i128::try_from(self.items_searched?).ok()?.max(1);
                 let weight = last.objective(self.ranked);
-                if weight % items == 0 {
-                    Some(weight / items * per_score + spare)
+                Some(if weight % items == 0 {
+                    // Equal value: equal weight and cost.
+                    Bar {
+                        value: weight / items * per_score + spare,
+                        tie: Some(&last.ids),
+                    }
                 } else {
-                    Some((weight / items + 1) * per_score)
-                }
+                    // The least value whose score, times the items, weighs more.
+                    Bar {
+                        value: (weight / items + 1) * per_score,
+                        tie: None,
+                    }
+                })
             }
         }
     }
@@ -105,14 +117,11 @@ impl TopK {
 }
 
 impl Collector for TopK {
-    fn hopeless(&self, bound: i128) -> bool {
+    fn bar(&self) -> Option<Bar<'_>> {
         if !self.full() {
-            return false;
+            return None;
         }
-        match self.entries.last().and_then(|last| self.value_to_tie(last)) {
-            Some(needed) => bound < needed,
-            None => false,
-        }
+        self.bar_of(self.entries.last()?)
     }
 
     fn admit(&mut self, cart: FoundCart<'_>) {
@@ -212,8 +221,16 @@ mod tests {
         // A two-item cart needs a score of 45 to tie a weight of 90.
         top.searching_items(2);
         let per_score = 10_001;
-        assert!(top.hopeless(44 * per_score + 10_000));
-        assert!(!top.hopeless(45 * per_score + 5_000));
-        assert!(top.hopeless(45 * per_score + 4_999));
+        let bar = top.bar().unwrap();
+        assert_eq!(bar.value, 45 * per_score + 5_000);
+        // A cart of equal value weighs the same and costs the same: the ids decide.
+        let ids: Vec<u64> = bar.tie.unwrap().iter().map(|i| i.0).collect();
+        assert_eq!(ids, vec![1, 2, 3]);
+        // Four items: a weight of 90 is no whole score each, so a four-item cart weighs
+        // more only from a score of 23.
+        top.searching_items(4);
+        let bar = top.bar().unwrap();
+        assert_eq!(bar.value, 23 * per_score);
+        assert!(bar.tie.is_none());
     }
 }

@@ -201,6 +201,36 @@ pub fn best(mut carts: Vec<Found>, weight: bool, k: usize) -> Vec<Found> {
     carts
 }
 
+/// The carts that take, of every set of one seller's interchangeable offers (the same
+/// price and score), the ones with the smallest ids: a cart that swaps one for another
+/// is the same cart to the buyer, and the optimiser lists it once, as this one.
+pub fn interchangeable_once(carts: Vec<Found>, offers: &[Offer]) -> Vec<Found> {
+    let mut classes: BTreeMap<(&SellerName, i64, i64), Vec<ListingId>> = BTreeMap::new();
+    for o in offers {
+        classes
+            .entry((&o.seller, o.price, o.score))
+            .or_default()
+            .push(o.id);
+    }
+    for ids in classes.values_mut() {
+        ids.sort();
+    }
+    let class_of: BTreeMap<ListingId, &Vec<ListingId>> = offers
+        .iter()
+        .map(|o| (o.id, &classes[&(&o.seller, o.price, o.score)]))
+        .collect();
+    carts
+        .into_iter()
+        .filter(|cart| {
+            cart.ids.iter().all(|id| {
+                let class = class_of[id];
+                let taken = class.iter().filter(|c| cart.ids.contains(c)).count();
+                class[..taken].contains(id)
+            })
+        })
+        .collect()
+}
+
 /// Groups (release or master) of a set of offers, to check "distinct" and "one per group".
 pub fn release_set(ids: &[ListingId], offers: &[Offer]) -> BTreeSet<ReleaseId> {
     ids.iter()
