@@ -37,6 +37,19 @@ pub(super) struct Relaxation {
     groups: usize,
 }
 
+/// The sellers and offers a cart worth more than the incumbent may still use.
+pub(super) struct Reduction {
+    pub sellers: Vec<KeptSeller>,
+    /// Market offer indices, ascending.
+    pub offers: Vec<usize>,
+}
+
+pub(super) struct KeptSeller {
+    pub seller: usize,
+    /// Every such cart uses this seller.
+    pub needed: bool,
+}
+
 #[derive(Clone, Debug)]
 pub(super) struct Multipliers {
     pub lambda: f64,
@@ -169,6 +182,42 @@ impl Relaxation {
             profit,
             open,
         }
+    }
+
+    /// What the multipliers prove about carts worth more than `incumbent` (normalised
+    /// units; see [`SellerSearch`](super::seller_search)) when no seller cap binds:
+    /// fixing a seller open or closed, or an offer taken, moves the bound by an exact
+    /// amount, so whatever would take it below the incumbent is ruled out.
+    pub fn reduce(&self, m: &Multipliers, at: &Evaluation, incumbent: f64) -> Reduction {
+        // Sums carry rounding errors: rule out only what falls clearly short.
+        let bar = incumbent - 1e-7 * incumbent.abs().max(1.0);
+        let mut sellers = Vec::new();
+        let mut offers = Vec::new();
+        for (s, cells) in self.seller_cells.iter().enumerate() {
+            let profit = at.profit[s];
+            // The bound with this seller open.
+            let opened = at.bound - profit.max(0.0) + profit;
+            if opened < bar {
+                continue;
+            }
+            let before = offers.len();
+            for cell in &self.cells[cells.clone()] {
+                let best = self.cell_gain(cell, m).0.max(0.0);
+                for o in cell.offers.clone() {
+                    let gain = self.value[o] - m.lambda * self.cost[o] - m.mu[cell.group];
+                    if opened - best + gain >= bar {
+                        offers.push(o);
+                    }
+                }
+            }
+            if offers.len() > before {
+                sellers.push(KeptSeller {
+                    seller: s,
+                    needed: at.bound - profit.max(0.0) < bar,
+                });
+            }
+        }
+        Reduction { sellers, offers }
     }
 
     /// One projected subgradient step towards `target` (the best cart's normalised value).

@@ -11,7 +11,7 @@ mod seller_search;
 
 use crate::cart::Context;
 use crate::knapsack::Entry;
-use crate::{Cart, Market, Optimality};
+use crate::{Cart, Market, Optimality, Scenario};
 use lagrangian::Relaxation;
 use seller_search::SellerSearch;
 
@@ -28,6 +28,25 @@ impl Market<'_> {
             .multi_seller_entry(&relaxation, cap, None, None)
             .entry?;
         Some(self.cart(&entry, Context::Scenario { max_sellers: cap }))
+    }
+
+    /// The scenario of at most `max_sellers` sellers (further capped by the criteria's),
+    /// searched alone: its best cart and what is proven about it.
+    pub fn best_scenario(&self, max_sellers: Option<u32>) -> Scenario {
+        let cap = self.effective_cap(max_sellers);
+        let found = self.multi_seller_entry(&Relaxation::new(self), cap, None, None);
+        Scenario {
+            max_sellers: cap.map(|c| c as u32),
+            cart: found
+                .entry
+                .map(|e| self.cart(&e, Context::Scenario { max_sellers: cap })),
+            optimality: found.optimality,
+        }
+    }
+
+    /// Whether the plan's time budget has run out.
+    pub fn out_of_time(&self) -> bool {
+        self.deadline.passed()
     }
 
     /// The scenario caps after the criteria's cap, without repeats, smallest first.

@@ -11,10 +11,10 @@ use crate::knapsack::{Choice, CountRule, Entry, LocalSeller, Problem, Ranked, Se
 use crate::model::value::SCORE_SCALE;
 use crate::{Market, Optimality};
 
-/// Subgradient passes per scenario; each costs one sweep over the offers.
-const SUBGRADIENT_PASSES: usize = 300;
-/// How many distinct relaxed seller sets are solved exactly for an early incumbent.
-const EARLY_SOLVES: usize = 25;
+/// Subgradient passes per scenario at most; each costs one sweep over the offers.
+const SUBGRADIENT_PASSES: usize = 3000;
+/// Passes without a better bound after which the step is halved.
+const STALL_PASSES: usize = 20;
 /// What visiting one seller set costs, in search nodes, of the allowance past the deadline.
 const SET_VISIT_NODES: u64 = 64;
 
@@ -25,6 +25,8 @@ pub(super) struct SellerSearch<'m, 'a> {
     solved: HashSet<Vec<usize>>,
     /// Sellers in every solved set (see `run`).
     always_open: Vec<usize>,
+    /// Per market offer, whether a better cart may use it (see `run`); none: all.
+    usable: Option<Vec<bool>>,
     /// The most sets solved before the search stops ([`crate::Options::seller_sets_limit`]).
     limit: usize,
     /// The limit was reached with sets left that might hold a better cart.
@@ -45,6 +47,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             top,
             solved: HashSet::new(),
             always_open: Vec::new(),
+            usable: None,
             limit: market.options.seller_sets_limit.max(1) as usize,
             limited: false,
             timed_out: false,
@@ -69,14 +72,35 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             unlimited && terms.fixed_charge() == 0 && terms.min_order == 0
         };
         self.always_open = (0..relaxation.sellers()).filter(|&s| free(s)).collect();
+        let mut order: Vec<usize> = (0..relaxation.sellers()).filter(|&s| !free(s)).collect();
+        if let Some(incumbent) = self.incumbent().filter(|_| unlimited) {
+            // Without a cap the multipliers tell which sellers and offers a better cart
+            // may use at all, and which sellers it must use: those are in every set.
+            let reduction = relaxation.reduce(&multipliers, &at, incumbent);
+            let mut usable = vec![false; self.market.offers.len()];
+            for &o in &reduction.offers {
+                usable[o] = true;
+            }
+            self.usable = Some(usable);
+            let kept: HashSet<usize> = reduction.sellers.iter().map(|k| k.seller).collect();
+            for kept in reduction.sellers.iter().filter(|k| k.needed) {
+                if !self.always_open.contains(&kept.seller) {
+                    self.always_open.push(kept.seller);
+                }
+            }
+            self.always_open.retain(|s| kept.contains(s));
+            order.retain(|s| kept.contains(s) && !self.always_open.contains(s));
+        }
         let floor = at.floor
             + self
                 .always_open
                 .iter()
                 .map(|&s| at.profit[s].max(0.0))
                 .sum::<f64>();
-        let mut order: Vec<usize> = (0..relaxation.sellers()).filter(|&s| !free(s)).collect();
         order.sort_by(|&a, &b| at.profit[b].total_cmp(&at.profit[a]).then(a.cmp(&b)));
+        if unlimited {
+            self.improve_locally(&order);
+        }
         let ranking = Ranking::new(order, &at.profit, floor);
         self.extend(&ranking, 0, &mut Vec::new(), 0.0);
         let timed_out = self.timed_out;
@@ -97,30 +121,36 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         let mut current = start;
         let mut best = current.clone();
         let mut best_bound = f64::INFINITY;
+        let mut best_open = Vec::new();
         let mut theta = 1.0;
         let mut stalled = 0;
-        for _ in 0..SUBGRADIENT_PASSES {
+        // Sets are solved at passes 0, 1, 2, 4, 8, ... that improved the bound: early
+        // for a first cart, then as the multipliers settle.
+        let mut next_solve = 0;
+        for pass in 0..SUBGRADIENT_PASSES {
             let at = relaxation.evaluate(&current, self.max_sellers);
             if at.bound < best_bound {
                 best_bound = at.bound;
                 best = current.clone();
+                best_open = at.open.clone();
                 stalled = 0;
+                if pass >= next_solve && !at.open.is_empty() {
+                    next_solve = (2 * pass).max(1);
+                    if self.market.deadline.stop(self.top.best().is_some()) {
+                        break;
+                    }
+                    self.solve_sorted(at.open.clone());
+                }
             } else {
                 stalled += 1;
-                if stalled >= 5 {
+                if stalled >= STALL_PASSES {
                     theta /= 2.0;
                     stalled = 0;
                 }
             }
-            // Out of time: the multipliers so far still give a valid bound. Without a
-            // cart yet, the relaxation's own sets are still worth a solve.
+            // Out of time: the multipliers so far still give a valid bound.
             if self.market.deadline.stop(self.top.best().is_some()) {
                 break;
-            }
-            if self.solved.len() < EARLY_SOLVES && !at.open.is_empty() {
-                let mut open = at.open.clone();
-                open.sort_unstable();
-                self.solve(&open);
             }
             let incumbent = self.incumbent();
             if incumbent.is_some_and(|v| !beats(best_bound, v)) || theta < 1e-3 {
@@ -129,7 +159,68 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             let target = incumbent.unwrap_or(at.bound - 0.05 * at.bound.abs().max(1.0));
             relaxation.step(&mut current, &at, target, theta);
         }
+        if !best_open.is_empty() && !self.market.deadline.stop(self.top.best().is_some()) {
+            self.solve_sorted(best_open);
+        }
         best
+    }
+
+    /// Local search for a better incumbent before the branch and bound: from the sellers
+    /// of the best cart, solves the sets one seller of `candidates` more or one of its
+    /// own fewer, and moves to any set that gives a better cart, until none does.
+    fn improve_locally(&mut self, candidates: &[usize]) {
+        let market = self.market;
+        let always_open = self.always_open.clone();
+        let sellers_of = |top: &TopK| -> Option<Vec<usize>> {
+            let mut used: Vec<usize> = top
+                .best()?
+                .offers
+                .iter()
+                .map(|&o| market.offers[o as usize].seller)
+                .collect();
+            used.extend(&always_open);
+            used.sort_unstable();
+            used.dedup();
+            Some(used)
+        };
+        let Some(mut current) = sellers_of(&self.top) else {
+            return;
+        };
+        loop {
+            let before = self.incumbent();
+            let removals = current.iter().map(|&s| (s, false));
+            let additions = candidates
+                .iter()
+                .filter(|s| !current.contains(s))
+                .map(|&s| (s, true));
+            let moves: Vec<(usize, bool)> = additions.chain(removals).collect();
+            for (seller, add) in moves {
+                if self.limited || self.out_of_time() {
+                    return;
+                }
+                let mut set: Vec<usize> =
+                    current.iter().copied().filter(|&s| s != seller).collect();
+                if add {
+                    set.push(seller);
+                }
+                if set.is_empty() {
+                    continue;
+                }
+                self.solve_sorted(set);
+            }
+            if self.incumbent() <= before {
+                return;
+            }
+            match sellers_of(&self.top) {
+                Some(next) if next != current => current = next,
+                _ => return,
+            }
+        }
+    }
+
+    fn solve_sorted(&mut self, mut open: Vec<usize>) {
+        open.sort_unstable();
+        self.solve(&open);
     }
 
     /// Visits the sets `open` plus sellers from `from` on (in ranking order), solving each
@@ -219,6 +310,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             .flat_map(|(local, &s)| {
                 market.seller_offers[s]
                     .clone()
+                    .filter(|&o| self.usable.as_ref().is_none_or(|u| u[o]))
                     .map(move |o| market.choice(o, local))
             })
             .collect();

@@ -59,6 +59,10 @@ pub struct ReferenceSeller {
     #[serde(default)]
     pub shipping_additional: f64,
     pub country: Option<String>,
+    /// The least item subtotal the seller accepts, in major units. An extension: the
+    /// script itself has no minimum orders.
+    #[serde(default)]
+    pub min_order: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -179,7 +183,7 @@ impl ReferenceInstance {
                     money(s.shipping_first)?,
                     money(s.shipping_additional)?,
                 )),
-                min_order_total: None,
+                min_order_total: s.min_order.filter(|&m| m > 0.0).map(money).transpose()?,
             });
         }
         let options = Options {

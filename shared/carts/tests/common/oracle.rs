@@ -201,12 +201,19 @@ pub fn best(mut carts: Vec<Found>, weight: bool, k: usize) -> Vec<Found> {
     carts
 }
 
-/// The carts that take, of every set of one seller's interchangeable offers (the same
-/// price and score), the ones with the smallest ids: a cart that swaps one for another
-/// is the same cart to the buyer, and the optimiser lists it once, as this one.
+/// The carts that take, of every set of one seller's interchangeable offers, the ones
+/// with the smallest ids: a cart that swaps one for another is the same cart to the
+/// buyer, and the optimiser lists it once, as this one. Offers are interchangeable when
+/// they have the same price and score and each is the seller's only offer in its group
+/// (otherwise a swap may put two offers in one group).
 pub fn interchangeable_once(carts: Vec<Found>, offers: &[Offer]) -> Vec<Found> {
-    let mut classes: BTreeMap<(&SellerName, i64, i64), Vec<ListingId>> = BTreeMap::new();
+    let mut per_group: BTreeMap<(&SellerName, (bool, u64)), usize> = BTreeMap::new();
     for o in offers {
+        *per_group.entry((&o.seller, o.group)).or_default() += 1;
+    }
+    let alone = |o: &Offer| per_group[&(&o.seller, o.group)] == 1;
+    let mut classes: BTreeMap<(&SellerName, i64, i64), Vec<ListingId>> = BTreeMap::new();
+    for o in offers.iter().filter(|o| alone(o)) {
         classes
             .entry((&o.seller, o.price, o.score))
             .or_default()
@@ -217,13 +224,16 @@ pub fn interchangeable_once(carts: Vec<Found>, offers: &[Offer]) -> Vec<Found> {
     }
     let class_of: BTreeMap<ListingId, &Vec<ListingId>> = offers
         .iter()
+        .filter(|o| alone(o))
         .map(|o| (o.id, &classes[&(&o.seller, o.price, o.score)]))
         .collect();
     carts
         .into_iter()
         .filter(|cart| {
             cart.ids.iter().all(|id| {
-                let class = class_of[id];
+                let Some(class) = class_of.get(id) else {
+                    return true;
+                };
                 let taken = class.iter().filter(|c| cart.ids.contains(c)).count();
                 class[..taken].contains(id)
             })
