@@ -398,11 +398,17 @@ def quiet_stdout():
         os.close(saved)
 
 
+def empty_model(mod: Model) -> dict:
+    """No eligible listing: the empty cart, or no cart at all under a minimum quantity."""
+    none = mod.min_qty > 0
+    return {"status": "no eligible listing", "proven": True, "infeasible": none,
+            "chosen": None if none else [], "build_seconds": 0.0, "solve_seconds": 0.0}
+
+
 def solve_highs(mod: Model, time_limit: float, open_if_used: bool) -> dict:
     import highspy
     if mod.n == 0:
-        return {"status": "empty", "proven": mod.min_qty <= 0, "chosen": [], "build_seconds": 0.0,
-                "solve_seconds": 0.0}
+        return empty_model(mod)
     t0 = time.perf_counter()
     a = highs_arrays(mod, open_if_used)
     with quiet_stdout():
@@ -429,8 +435,7 @@ def solve_highs(mod: Model, time_limit: float, open_if_used: bool) -> dict:
            "build_seconds": build, "solve_seconds": solve, "chosen": None,
            "objective": None, "bound": info.mip_dual_bound, "nodes": info.mip_node_count}
     if st == highspy.HighsModelStatus.kInfeasible:
-        out["proven"] = True  # proven: no cart at all
-        out["chosen"] = []
+        out["proven"] = out["infeasible"] = True  # proven: no cart at all
     elif info.primal_solution_status == 2:  # kSolutionStatusFeasible
         values = np.asarray(h.getSolution().col_value)
         out["chosen"] = [int(i) for i in np.flatnonzero(values[:mod.n] > 0.5)]
@@ -484,8 +489,7 @@ def solve_cpsat(mod: Model, time_limit: float, workers: int, open_if_used: bool,
     because the huge weighted coefficients weaken its objective propagation."""
     from ortools.sat.python import cp_model
     if mod.n == 0:
-        return {"status": "empty", "proven": mod.min_qty <= 0, "chosen": [], "build_seconds": 0.0,
-                "solve_seconds": 0.0}
+        return empty_model(mod)
     if objective == "single" and not mod.objective_fits_int64():
         return {"status": "skipped (objective over 2^62)", "proven": False, "chosen": None,
                 "build_seconds": 0.0, "solve_seconds": 0.0}
@@ -518,7 +522,7 @@ def solve_cpsat(mod: Model, time_limit: float, workers: int, open_if_used: bool,
     if objective == "lex" and len(stages) == 1:
         out["proven"] = st == cp_model.INFEASIBLE  # the score stage alone proves no cost
     if st == cp_model.INFEASIBLE:
-        out["chosen"] = []
+        out["infeasible"] = True
     elif st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         out["chosen"] = [i for i in range(mod.n) if solver.boolean_value(x[i])]
         out["objective"] = solver.objective_value
@@ -586,11 +590,16 @@ def ours_cart(mod: Model, answer: dict) -> dict:
 
 
 def key(ev: dict | None):
-    """Order of carts: more score units, then less cost. No cart at all ranks lowest; a
-    cart is compared on (units, -cost) so an empty cart is (0, 0)."""
+    """Order of carts: more score units, then less cost; no cart at all ranks lowest."""
     if ev is None:
-        return None
+        return (-1, 0)
     return (ev["score_units"], -ev["cost_cents"])
+
+
+def show(ev: dict | None) -> str:
+    if ev is None:
+        return "no cart"
+    return f"score {ev['score_units'] / SCORE_SCALE:.6f} cost {ev['cost_cents'] / 100:.2f}"
 
 
 def feasible(ev: dict | None) -> bool:
@@ -599,8 +608,10 @@ def feasible(ev: dict | None) -> bool:
 
 def gap_percent(answer: dict) -> float | None:
     bound, score = answer.get("score_bound"), answer.get("score") or 0.0
-    if bound is None or answer.get("proof") == "proven":
-        return 0.0 if answer.get("proof") == "proven" else None
+    if answer.get("proof") in ("proven", "score_proven"):
+        return 0.0  # the score is optimal (score_proven: the cost may not be minimal)
+    if bound is None:
+        return None
     return 0.0 if bound <= 0 else max(0.0, (bound - score) / bound * 100)
 
 
@@ -619,6 +630,8 @@ def run_instance(ref, args, family, label, builder, size, seed, folder: Path) ->
            "objective_exact_in_double": mod.objective_exact_in_double(), "problems": [],
            "warnings": []}
 
+    if not row["objective_exact_in_double"]:
+        row["warnings"].append("W * score exceeds 2^53: HiGHS' proof may be off by rounding")
     anchors = {"highs": solve_highs(mod, args.time_limit, args.open_if_used),
                "cpsat": solve_cpsat(mod, args.time_limit, args.workers, args.open_if_used,
                                    args.cpsat_objective)}
@@ -628,33 +641,35 @@ def run_instance(ref, args, family, label, builder, size, seed, folder: Path) ->
         if ev is not None and ev["problems"]:
             row["warnings"].append(f"{name} cart infeasible: {ev['problems'][:3]}")
         row[name] = res
-    proven = [(n, r["cart"]) for n, r in anchors.items() if r["proven"] and feasible(r["cart"])]
+    proven = [(n, r["cart"]) for n, r in anchors.items()
+              if r["proven"] and (r.get("infeasible") or feasible(r["cart"]))]
     best = max(proven, key=lambda p: key(p[1]), default=None)
     if len({key(c) for _, c in proven}) > 1:
         row["warnings"].append("anchors disagree on the proven optimum: " +
-                               ", ".join(f"{n} {key(c)}" for n, c in proven))
+                               ", ".join(f"{n} {show(c)}" for n, c in proven))
     found = [r["cart"] for r in anchors.values() if feasible(r["cart"])]
     best_found = max(found, key=key, default=None)
     row["anchor_best"] = {"by": best[0] if best else None, "proven": best is not None,
-                          **({k: (best[1] if best else best_found or {}).get(k)
+                          **({k: ((best[1] if best else best_found) or {}).get(k)
                               for k in ("score_units", "cost_cents", "items", "sellers")})}
 
     if args.anchors_only:
         row["verdict"] = "anchors only"
         return row
     answer = solve_ours(args.ours, path, args.repeat, args.budget_ms)
-    ev = ours_cart(mod, answer)
+    no_cart = answer.get("score") is None and not answer.get("listing_ids")
+    ev = None if no_cart else ours_cart(mod, answer)
     row["ours"] = {**{k: answer.get(k) for k in ("prepare_seconds", "solve_seconds", "proof",
                                                  "score", "score_bound", "timed_out")},
                    "cart": ev, "gap_percent": gap_percent(answer)}
-    row["problems"] += [f"ours: {p}" for p in ev["problems"]]
+    row["problems"] += [f"ours: {p}" for p in (ev["problems"] if ev else [])]
     proof = answer.get("proof")
     if best is not None:
         if key(best[1]) > key(ev):
-            row["problems"].append(f"FAILURE: {best[0]} proved {key(best[1])}, ours {key(ev)}")
+            row["problems"].append(f"FAILURE: {best[0]} proved {show(best[1])}, ours {show(ev)}")
             row["verdict"] = "worse than proven optimum"
         elif key(best[1]) < key(ev):
-            row["warnings"].append(f"ours {key(ev)} beats the 'proven' {best[0]} {key(best[1])}")
+            row["warnings"].append(f"ours {show(ev)} beats the 'proven' {best[0]} {show(best[1])}")
             row["verdict"] = "better than a proven anchor (anchor numerics)"
         else:
             row["verdict"] = "equal, proven" if proof == "proven" else f"equal, {proof}"
@@ -665,7 +680,7 @@ def run_instance(ref, args, family, label, builder, size, seed, folder: Path) ->
     else:
         row["verdict"] = f"no anchor answer, ours {proof}"
     if proof == "proven" and best_found is not None and key(best_found) > key(ev):
-        row["problems"].append(f"FAILURE: ours claims a proof but an anchor found {key(best_found)}")
+        row["problems"].append(f"FAILURE: ours claims a proof but an anchor found {show(best_found)}")
     gap = row["ours"]["gap_percent"]
     if gap is not None and gap > GAP_FLAG_PERCENT:
         row["warnings"].append(f"ours gap {gap:.3f} % above {GAP_FLAG_PERCENT} %")
@@ -676,14 +691,16 @@ def line(row: dict) -> str:
     """One progress line per instance."""
     h, c = row["highs"], row["cpsat"]
     parts = [f"{row['family']}/{row['size']}/s{row['seed']}", f"{row['eligible']} eligible",
-             f"HiGHS {h['solve_seconds']:.3f}s {'proven' if h['proven'] else h['status']}",
-             f"CP-SAT {c['solve_seconds']:.3f}s {'proven' if c['proven'] else c['status']}",
+             f"HiGHS {h['solve_seconds']:.3f}s (+build {h['build_seconds']:.3f}s)"
+             f" {'proven' if h['proven'] else h['status']}",
+             f"CP-SAT {c['solve_seconds']:.3f}s (+build {c['build_seconds']:.3f}s)"
+             f" {'proven' if c['proven'] else c['status']}",
              f"opt {row['anchor_best']['score_units']}u/{row['anchor_best']['cost_cents']}c"
              f" ({row['anchor_best']['items']} items)"]
     if "ours" in row:
         o = row["ours"]
         parts.insert(2, f"ours {o['solve_seconds'] * 1000:.2f}ms (+prep {o['prepare_seconds'] * 1000:.2f}ms)"
-                        f" {o['proof']}")
+                        f" {o['proof']}{' TIMED OUT' if o['timed_out'] else ''}")
     parts.append(row["verdict"])
     return "  ".join(parts)
 
@@ -739,6 +756,8 @@ def print_summary(summary: list[dict], anchors_only: bool) -> None:
                      f"  largest gap {'-' if gap is None else f'{gap:.3f} %'}")
         else:
             text += f"  proven HiGHS/CP-SAT {s['highs_proven']}/{s['cpsat_proven']}"
+        if s["failures"] or s["warnings"]:
+            text += f"  FAILED {s['failures']}, with warnings {s['warnings']}"
         print(text)
 
 
@@ -777,6 +796,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="one small instance per family, seed 1")
     ap.add_argument("--seeds", default="1,2,3", help="comma-separated seeds (default 1,2,3)")
     ap.add_argument("--families", help=f"comma-separated subset of {','.join(FAMILIES)}")
+    ap.add_argument("--sizes", help="comma-separated size labels to keep (e.g. large,500s)")
     ap.add_argument("--anchors-only", action="store_true", help="skip ours (no binary needed)")
     ap.add_argument("--ours", type=Path, default=DEFAULT_OURS, help="the anchor_solve binary")
     ap.add_argument("--repeat", type=int, default=3, help="our runs per instance (median)")
@@ -812,6 +832,8 @@ def main() -> int:
         folder.mkdir(parents=True, exist_ok=True)
         for family in names:
             sizes = FAMILIES[family][:1] if args.quick else FAMILIES[family]
+            if args.sizes:
+                sizes = [sz for sz in sizes if sz[0] in args.sizes.split(",")]
             for label, builder, size in sizes:
                 for seed in seeds:
                     row = run_instance(ref, args, family, label, builder, size, seed, folder)

@@ -11,8 +11,8 @@
 
 use super::Choice;
 
-/// The most table cells (8 bytes each) one search may build: 32 MiB.
-pub(super) const MAX_CELLS: usize = 1 << 22;
+/// The most table cells (8 bytes each) one search may build: 64 MiB.
+pub(super) const MAX_CELLS: usize = 1 << 23;
 /// Tables up to this many cells (512 KiB, well under a millisecond) are built before the
 /// walk starts; larger ones only for a walk that proves long.
 pub(super) const EAGER_CELLS: usize = 1 << 16;

@@ -61,17 +61,18 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         relaxation: &Relaxation,
         warm: Option<Multipliers>,
     ) -> (Option<Entry>, Multipliers, Optimality, bool) {
-        let multipliers = self.tighten(relaxation, warm.unwrap_or_else(|| relaxation.initial()));
-        let at = relaxation.evaluate(&multipliers, self.max_sellers);
         // Without a cap, a seller with no per-order charge and no minimum costs nothing to
         // keep open: every set is solved with those sellers in, instead of branching on
         // them (flat per-item shipping would otherwise mean 2^sellers sets).
         let unlimited = self.max_sellers >= relaxation.sellers();
+        let market = self.market;
         let free = |s: usize| {
-            let terms = &self.market.sellers[s];
+            let terms = &market.sellers[s];
             unlimited && terms.fixed_charge() == 0 && terms.min_order == 0
         };
         self.always_open = (0..relaxation.sellers()).filter(|&s| free(s)).collect();
+        let multipliers = self.tighten(relaxation, warm.unwrap_or_else(|| relaxation.initial()));
+        let at = relaxation.evaluate(&multipliers, self.max_sellers);
         let mut order: Vec<usize> = (0..relaxation.sellers()).filter(|&s| !free(s)).collect();
         if let Some(incumbent) = self.incumbent().filter(|_| unlimited) {
             // Without a cap the multipliers tell which sellers and offers a better cart
@@ -219,7 +220,9 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     }
 
     fn solve_sorted(&mut self, mut open: Vec<usize>) {
+        open.extend(&self.always_open);
         open.sort_unstable();
+        open.dedup();
         self.solve(&open);
     }
 
