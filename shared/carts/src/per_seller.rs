@@ -94,6 +94,7 @@ impl Market<'_> {
             sellers: vec![LocalSeller {
                 fixed: terms.fixed_charge(),
                 min_order: terms.min_order,
+                required: true,
             }],
             groups,
         }

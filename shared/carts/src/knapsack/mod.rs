@@ -86,6 +86,9 @@ pub(crate) struct LocalSeller {
     pub fixed: i64,
     /// Smallest item subtotal the seller accepts; 0 for none.
     pub min_order: i64,
+    /// Every cart the search reports uses this seller (carts without it belong to another
+    /// search: the multi-seller search solves each set of sellers on its own).
+    pub required: bool,
 }
 
 pub(crate) struct Problem {

@@ -26,6 +26,10 @@ pub(crate) struct Search {
     deadline: Deadline,
     /// Built once a walk proves long; `None` inside: not affordable.
     exact: OnceCell<Option<Exact>>,
+    /// Only when some seller has a minimum order or is required: row g holds, per
+    /// seller, the largest item subtotal groups g.. can still add to its order and its
+    /// cheapest item among them (`i64::MAX`: none).
+    reach: Vec<(i64, i64)>,
 }
 
 /// How a walk ended.
@@ -70,6 +74,29 @@ impl Problem {
     }
 }
 
+/// See [`Search::reach`]; empty when no seller has a minimum order or is required.
+fn subtotal_reach(groups: &[Vec<Choice>], sellers: &[LocalSeller]) -> Vec<(i64, i64)> {
+    let n = sellers.len();
+    if sellers.iter().all(|s| s.min_order == 0 && !s.required) {
+        return Vec::new();
+    }
+    let mut reach = vec![(0_i64, i64::MAX); (groups.len() + 1) * n];
+    for (g, group) in groups.iter().enumerate().rev() {
+        let (head, tail) = reach.split_at_mut((g + 1) * n);
+        let row = &mut head[g * n..];
+        row.copy_from_slice(&tail[..n]);
+        let mut most = vec![0_i64; n];
+        for c in group {
+            most[c.seller] = most[c.seller].max(c.price);
+            row[c.seller].1 = row[c.seller].1.min(c.price);
+        }
+        for (slot, add) in row.iter_mut().zip(most) {
+            slot.0 += add;
+        }
+    }
+    reach
+}
+
 /// How many items the cardinality tables follow by default. Deeper carts still get the
 /// fractional bound; the tables cost `groups x depth` to build.
 const CARDINALITY_DEPTH: usize = 64;
@@ -84,6 +111,7 @@ impl Search {
         if let Some(small) = Exact::build(&bounds.groups, capacity, EAGER_CELLS) {
             let _ = exact.set(Some(small));
         }
+        let reach = subtotal_reach(&bounds.groups, &problem.sellers);
         Self {
             bounds,
             sellers: problem.sellers,
@@ -91,6 +119,7 @@ impl Search {
             capacity,
             deadline: Deadline::default(),
             exact,
+            reach,
         }
     }
 
@@ -269,6 +298,9 @@ impl Walk<'_> {
         {
             return false;
         }
+        if !self.search.reach.is_empty() && !self.minimums_reachable(group, room) {
+            return false;
+        }
         let mut gain = bounds.fractional(group, room);
         if let Some(by_count) = bounds.cardinality(group, room, fewest, most) {
             gain = gain.min(by_count);
@@ -287,6 +319,38 @@ impl Walk<'_> {
             Some(Bar { tie: None, .. }) => true,
             Some(Bar { tie: Some(ids), .. }) => self.may_sort_before(group, ids),
         }
+    }
+
+    /// Whether every seller that the cart must use (a required one, or one in the set
+    /// below its minimum order) can still get what it lacks from `group` onwards, all
+    /// within `room`: otherwise no cart of this branch is valid, however it goes on.
+    fn minimums_reachable(&self, group: usize, room: i64) -> bool {
+        let sellers = &self.search.sellers;
+        let reach = &self.search.reach[group * sellers.len()..];
+        let mut short = 0;
+        for (s, seller) in sellers.iter().enumerate() {
+            let (most, cheapest) = reach[s];
+            let items = self.seller_items[s];
+            let missing = if items > 0 {
+                (seller.min_order - self.seller_subtotal[s]).max(0)
+            } else if seller.required {
+                if cheapest == i64::MAX {
+                    return false;
+                }
+                seller.min_order.max(cheapest)
+            } else {
+                0
+            };
+            if missing > 0 {
+                if items > 0 || seller.required {
+                    if (seller.min_order - self.seller_subtotal[s]) > most {
+                        return false;
+                    }
+                }
+                short += missing;
+            }
+        }
+        short <= room
     }
 
     /// Whether a cart that adds choices from `group` onwards to the current set might
@@ -340,6 +404,9 @@ impl Walk<'_> {
     fn offer(&self, collector: &mut impl Collector) {
         let mut cost = self.unit_cost;
         for (i, seller) in self.search.sellers.iter().enumerate() {
+            if self.seller_items[i] == 0 && seller.required {
+                return;
+            }
             if self.seller_items[i] > 0 {
                 if self.seller_subtotal[i] < seller.min_order {
                     return;
@@ -399,6 +466,7 @@ mod tests {
             sellers: vec![LocalSeller {
                 fixed: 0,
                 min_order: 0,
+                required: true,
             }],
             groups,
         };

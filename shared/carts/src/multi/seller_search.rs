@@ -103,7 +103,18 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             self.improve_locally(&order);
         }
         let ranking = Ranking::new(order, &at.profit, floor);
-        self.extend(&ranking, 0, &mut Vec::new(), 0.0);
+        // Sets of at most 1, 2, 4, ... sellers first: where many sellers tie, a cart from
+        // few of them (fewer per-order charges) is found before the search goes deep.
+        // Sets already solved are not solved again.
+        let mut most = 1;
+        loop {
+            let most_now = most.min(self.max_sellers);
+            self.extend(&ranking, 0, &mut Vec::new(), 0.0, most_now);
+            if most_now >= self.max_sellers || self.limited || self.timed_out {
+                break;
+            }
+            most *= 2;
+        }
         let timed_out = self.timed_out;
         let limited = self.limited || timed_out;
         let best = self.top.into_entries().into_iter().next();
@@ -219,16 +230,28 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         }
     }
 
+    /// Solves a set for an incumbent. Its carts may leave sellers out, unless one of them
+    /// has a minimum order: carts that leave sellers out must still meet the minimum of
+    /// every seller they use, and the search meets few of them, while requiring every
+    /// seller turns the minimums into a bound that prunes.
     fn solve_sorted(&mut self, mut open: Vec<usize>) {
         open.extend(&self.always_open);
         open.sort_unstable();
         open.dedup();
-        self.solve(&open);
+        let minimums = open.iter().any(|&s| self.market.sellers[s].min_order > 0);
+        self.solve(&open, minimums);
     }
 
-    /// Visits the sets `open` plus sellers from `from` on (in ranking order), solving each
-    /// set whose bound may still reach the best cart.
-    fn extend(&mut self, ranking: &Ranking, from: usize, open: &mut Vec<usize>, open_profit: f64) {
+    /// Visits the sets `open` plus sellers from `from` on (in ranking order), of at most
+    /// `most` sellers, solving each set whose bound may still reach the best cart.
+    fn extend(
+        &mut self,
+        ranking: &Ranking,
+        from: usize,
+        open: &mut Vec<usize>,
+        open_profit: f64,
+        most: usize,
+    ) {
         if self.limited || self.timed_out {
             return;
         }
@@ -239,12 +262,12 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             }
             let mut sellers: Vec<usize> = open.iter().chain(&self.always_open).copied().collect();
             sellers.sort_unstable();
-            self.solve(&sellers);
+            self.solve(&sellers, true);
         }
-        if open.len() >= self.max_sellers {
+        if open.len() >= most {
             return;
         }
-        let slots_after = self.max_sellers - open.len() - 1;
+        let slots_after = most - open.len() - 1;
         for i in from..ranking.order.len() {
             // Both terms shrink as i grows (profits are sorted), so the first failure ends
             // the loop.
@@ -255,7 +278,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 break;
             }
             open.push(ranking.order[i]);
-            self.extend(ranking, i + 1, open, open_profit + profit);
+            self.extend(ranking, i + 1, open, open_profit + profit, most);
             open.pop();
         }
     }
@@ -288,7 +311,13 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     }
 
     /// Solves exactly the best cart whose sellers are among `open` (sorted), once per set.
-    fn solve(&mut self, open: &[usize]) {
+    ///
+    /// With `exactly`, its carts use every seller of the set that costs something to keep
+    /// open: that is all the branch and bound needs (a cart from fewer sellers is another
+    /// set's), and it leaves far fewer carts to search. Without, they use any of them, for
+    /// incumbents along the way: a large set whose sellers cannot all fit in one cart
+    /// still gives one quickly, and a set so solved covers the other.
+    fn solve(&mut self, open: &[usize], exactly: bool) {
         if self.solved.contains(open) {
             return;
         }
@@ -297,7 +326,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             return;
         }
         self.solved.insert(open.to_vec());
-        let problem = self.open_set_problem(open);
+        let problem = self.open_set_problem(open, exactly);
         let fewest = self.market.min_items.max(1);
         let search = Search::new(problem, fewest).with_deadline(&self.market.deadline);
         if !search.run(CountRule::AtLeast(fewest), &mut self.top) {
@@ -305,7 +334,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         }
     }
 
-    fn open_set_problem(&self, open: &[usize]) -> Problem {
+    fn open_set_problem(&self, open: &[usize], exactly: bool) -> Problem {
         let market = self.market;
         let mut choices: Vec<Choice> = open
             .iter()
@@ -358,9 +387,13 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 .iter()
                 .map(|&s| {
                     let terms = &market.sellers[s];
+                    // A set's carts without one of its sellers are another set's, solved
+                    // on its own where it could hold a better cart; not so for sellers
+                    // that cost nothing to keep open, which are in every set.
                     LocalSeller {
                         fixed: terms.fixed_charge(),
                         min_order: terms.min_order,
+                        required: exactly && (terms.fixed_charge() > 0 || terms.min_order > 0),
                     }
                 })
                 .collect(),
