@@ -341,11 +341,10 @@ impl Walk<'_> {
             } else {
                 0
             };
+            // Only a seller in the set or required is missing anything.
             if missing > 0 {
-                if items > 0 || seller.required {
-                    if (seller.min_order - self.seller_subtotal[s]) > most {
-                        return false;
-                    }
+                if seller.min_order - self.seller_subtotal[s] > most {
+                    return false;
                 }
                 short += missing;
             }
