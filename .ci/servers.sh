@@ -70,14 +70,14 @@ ensure_mongodb() {
   export MONGODB_URI="${MONGODB_URI:-mongodb://127.0.0.1:$port/?directConnection=true}"
 }
 
-# Python with the checkers' packages (HiGHS for the cart optimiser's exactness check), in
-# the cached virtual environment.
+# Python with the checkers' packages (HiGHS and OR-Tools CP-SAT for the cart optimiser's
+# exactness checks), in the cached virtual environment.
 ensure_ci_python() {
   local venv="$ci_cache/venv"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  if ! "$venv/bin/python" -c "import highspy" 2>/dev/null; then
-    log "installing highspy"
-    "$venv/bin/pip" install --quiet highspy
+  if ! "$venv/bin/python" -c "import highspy, numpy, ortools" 2>/dev/null; then
+    log "installing highspy, numpy and ortools"
+    "$venv/bin/pip" install --quiet highspy numpy ortools
   fi
   export CI_PYTHON="$venv/bin/python"
 }

@@ -156,8 +156,12 @@ def subset_sum(ref, rng, seed, releases, sellers, listings):
         seller_list = [_seller(names[0], 0.0, 0.0)]
         pairs = [(r, names[0]) for r in range(releases)]
     else:
-        seller_list = [_seller(n, rng.choice([0.0, 2.0, 4.0]), rng.choice([0.0, 1.0, 2.0]))
-                       for n in names]
+        # The additional item never costs more than the first (Discogs' own rule; the
+        # optimiser refuses such policies).
+        seller_list = []
+        for n in names:
+            first = rng.choice([0.0, 2.0, 4.0])
+            seller_list.append(_seller(n, first, min(first, rng.choice([0.0, 1.0, 2.0]))))
         pairs = set()
         while len(pairs) < listings:
             pairs.add((rng.randrange(releases), rng.choice(names)))
@@ -573,7 +577,8 @@ def evaluate(mod: Model, chosen: list[int] | None) -> dict | None:
     units = int(mod.units[chosen].sum()) if chosen else 0
     return {"score_units": units, "cost_cents": cost, "items": len(chosen),
             "sellers": len(per_seller), "problems": problems,
-            "score": sum(inst.listings[i]["_score"] for i in chosen)}
+            "score": sum(inst.listings[i]["_score"] for i in chosen),
+            "listing_ids": sorted(int(inst.listings[i]["listing_id"]) for i in chosen)}
 
 
 def ours_cart(mod: Model, answer: dict) -> dict:

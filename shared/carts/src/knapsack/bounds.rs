@@ -37,6 +37,8 @@ pub(super) struct Bounds {
     twins: Vec<Option<usize>>,
     /// Row j: the smallest listing id among groups >= j (the last row: none).
     min_id_from: Vec<ListingId>,
+    /// Groups are in ratio order, so the fractional bound holds; otherwise it is none.
+    by_ratio: bool,
 }
 
 fn stand_in(group: &[Choice]) -> (i128, i64) {
@@ -51,25 +53,49 @@ fn best_score(group: &[Choice]) -> i64 {
 
 impl Bounds {
     /// `depth` is the most items the cardinality tables cover.
-    pub fn new(mut groups: Vec<Vec<Choice>>, depth: usize, budget: i64) -> Self {
+    pub fn new(groups: Vec<Vec<Choice>>, depth: usize, budget: i64) -> Self {
+        Self::ordered(groups, depth, budget, true)
+    }
+
+    /// The same groups in the order of their least listing id (choices too), for walks on
+    /// the exact bound; the fractional bound, which needs the ratio order, is left out.
+    pub fn reordered_by_id(&self) -> Self {
+        let budget = i64::try_from(self.per_score - 1).unwrap_or(i64::MAX);
+        Self::ordered(self.groups.clone(), self.depth, budget, false)
+    }
+
+    fn ordered(mut groups: Vec<Vec<Choice>>, depth: usize, budget: i64, by_ratio: bool) -> Self {
         groups.retain(|g| !g.is_empty());
         for group in &mut groups {
-            group.sort_by(|a, b| b.value.cmp(&a.value).then(a.listing_id.cmp(&b.listing_id)));
+            if by_ratio {
+                group.sort_by(|a, b| b.value.cmp(&a.value).then(a.listing_id.cmp(&b.listing_id)));
+            } else {
+                group.sort_by_key(|c| c.listing_id);
+            }
         }
         let mut keyed: Vec<((i128, i64), Vec<Choice>)> =
             groups.into_iter().map(|g| (stand_in(&g), g)).collect();
-        // Positive groups by decreasing value/cost (cross-multiplied, exact), then the rest;
-        // ties keep the first listing id first so the order is deterministic.
-        keyed.sort_by(|(a, ga), (b, gb)| {
-            let by_ratio = match (a.0 > 0, b.0 > 0) {
-                (true, true) => (b.0 * i128::from(a.1)).cmp(&(a.0 * i128::from(b.1))),
-                (true, false) => Ordering::Less,
-                (false, true) => Ordering::Greater,
-                (false, false) => b.0.cmp(&a.0),
-            };
-            by_ratio.then(ga[0].listing_id.cmp(&gb[0].listing_id))
-        });
-        let positive = keyed.iter().take_while(|((v, _), _)| *v > 0).count();
+        if by_ratio {
+            // Positive groups by decreasing value/cost (cross-multiplied, exact), then the
+            // rest; ties keep the first listing id first so the order is deterministic.
+            keyed.sort_by(|(a, ga), (b, gb)| {
+                let by_ratio = match (a.0 > 0, b.0 > 0) {
+                    (true, true) => (b.0 * i128::from(a.1)).cmp(&(a.0 * i128::from(b.1))),
+                    (true, false) => Ordering::Less,
+                    (false, true) => Ordering::Greater,
+                    (false, false) => b.0.cmp(&a.0),
+                };
+                by_ratio.then(ga[0].listing_id.cmp(&gb[0].listing_id))
+            });
+        } else {
+            keyed.sort_by_key(|(_, g)| g[0].listing_id);
+        }
+        // In id order no prefix is the fractional knapsack's: none counts as positive.
+        let positive = if by_ratio {
+            keyed.iter().take_while(|((v, _), _)| *v > 0).count()
+        } else {
+            0
+        };
         let mut cost_prefix = vec![0_i64; positive + 1];
         let mut value_prefix = vec![0_i128; positive + 1];
         for (i, ((value, cost), _)) in keyed.iter().take(positive).enumerate() {
@@ -89,6 +115,7 @@ impl Bounds {
             min_id_from[j] = least.map_or(min_id_from[j + 1], |id| id.min(min_id_from[j + 1]));
         }
         Self {
+            by_ratio,
             twins,
             min_id_from,
             groups,
@@ -121,6 +148,9 @@ impl Bounds {
 
     /// Fractional knapsack over the positive stand-ins from `from` on, within `capacity`.
     pub fn fractional(&self, from: usize, capacity: i64) -> i128 {
+        if !self.by_ratio {
+            return i128::MAX / 4;
+        }
         if from >= self.positive || capacity <= 0 {
             return 0;
         }
@@ -173,7 +203,7 @@ impl Bounds {
 }
 
 /// Each one-choice group's nearest earlier twin (see [`Bounds::twin`]). Twins have the
-/// same stand-in, so the sort put them in order of listing id.
+/// same stand-in, so either sort put them in order of listing id.
 fn twins(groups: &[Vec<Choice>]) -> Vec<Option<usize>> {
     let mut last: HashMap<(usize, i64, i64, i64), usize> = HashMap::new();
     groups

@@ -26,8 +26,9 @@ pub(super) struct Exact {
 }
 
 impl Exact {
-    /// None when the table would exceed `max_cells` or its values would not fit.
-    pub fn build(groups: &[Vec<Choice>], capacity: i64, max_cells: usize) -> Option<Self> {
+    /// The cost step and the rooms per row of the table for these groups; None when it
+    /// would exceed `max_cells` or its values would not fit.
+    pub fn shape(groups: &[Vec<Choice>], capacity: i64, max_cells: usize) -> Option<(i64, usize)> {
         if capacity < 0 {
             return None;
         }
@@ -45,9 +46,13 @@ impl Exact {
             .iter()
             .map(|g| g.iter().map(|c| c.value).max().unwrap_or(0).max(0))
             .sum();
-        if most > i128::from(i64::MAX) {
-            return None;
-        }
+        (most <= i128::from(i64::MAX)).then_some((step, width))
+    }
+
+    /// None when the table would exceed `max_cells` or its values would not fit.
+    pub fn build(groups: &[Vec<Choice>], capacity: i64, max_cells: usize) -> Option<Self> {
+        let (step, width) = Self::shape(groups, capacity, max_cells)?;
+        let cells = width * (groups.len() + 1);
         let mut rows = vec![0_i64; cells];
         for g in (0..groups.len()).rev() {
             let (head, tail) = rows.split_at_mut((g + 1) * width);

@@ -18,18 +18,51 @@ const CLOCK_EVERY: u64 = 1024;
 const NODES_BEFORE_EXACT: u64 = 1 << 14;
 
 pub(crate) struct Search {
-    bounds: Bounds,
+    /// Groups in the order of their ratio of value to cost, with the cheap bounds.
+    by_ratio: Layout,
+    /// Groups in the order of their listing ids, with the exact bound: built up front when
+    /// small, else once a walk proves long; `None` inside: not affordable.
+    by_id: OnceCell<Option<Layout>>,
     sellers: Vec<LocalSeller>,
     budget: i64,
     /// Budget minus every seller's per-order charge: what the items may cost together.
     capacity: i64,
     deadline: Deadline,
-    /// Built once a walk proves long; `None` inside: not affordable.
-    exact: OnceCell<Option<Exact>>,
+}
+
+/// One order of the groups and the tables that follow it.
+///
+/// With the exact bound the order no longer matters to the bound, and listing-id order
+/// makes the walk meet sets in the order of their sorted ids, so the first cart of the
+/// best value it meets is the one the ties are decided for, and every later tie is cut at
+/// once ([`Walk::may_sort_before`]). The fractional bound needs the ratio order, so the
+/// id order goes without it (the exact bound is never weaker).
+struct Layout {
+    bounds: Bounds,
+    exact: Option<Exact>,
     /// Only when some seller has a minimum order or is required: row g holds, per
     /// seller, the largest item subtotal groups g.. can still add to its order and its
     /// cheapest item among them (`i64::MAX`: none).
     reach: Vec<(i64, i64)>,
+}
+
+impl Layout {
+    fn by_id(
+        from: &Layout,
+        sellers: &[LocalSeller],
+        capacity: i64,
+        max_cells: usize,
+    ) -> Option<Self> {
+        Exact::shape(&from.bounds.groups, capacity, max_cells)?;
+        let bounds = from.bounds.reordered_by_id();
+        let exact = Exact::build(&bounds.groups, capacity, max_cells)?;
+        let reach = subtotal_reach(&bounds.groups, sellers);
+        Some(Self {
+            bounds,
+            exact: Some(exact),
+            reach,
+        })
+    }
 }
 
 /// How a walk ended.
@@ -74,7 +107,7 @@ impl Problem {
     }
 }
 
-/// See [`Search::reach`]; empty when no seller has a minimum order or is required.
+/// See [`Layout::reach`]; empty when no seller has a minimum order or is required.
 fn subtotal_reach(groups: &[Vec<Choice>], sellers: &[LocalSeller]) -> Vec<(i64, i64)> {
     let n = sellers.len();
     if sellers.iter().all(|s| s.min_order == 0 && !s.required) {
@@ -107,19 +140,23 @@ impl Search {
         let capacity = problem.capacity();
         let depth = counts_up_to.max(problem.most_items().min(CARDINALITY_DEPTH));
         let bounds = Bounds::new(problem.groups, depth, problem.budget);
-        let exact = OnceCell::new();
-        if let Some(small) = Exact::build(&bounds.groups, capacity, EAGER_CELLS) {
-            let _ = exact.set(Some(small));
-        }
         let reach = subtotal_reach(&bounds.groups, &problem.sellers);
-        Self {
+        let by_ratio = Layout {
             bounds,
+            exact: None,
+            reach,
+        };
+        let by_id = OnceCell::new();
+        if let Some(small) = Layout::by_id(&by_ratio, &problem.sellers, capacity, EAGER_CELLS) {
+            let _ = by_id.set(Some(small));
+        }
+        Self {
+            by_ratio,
+            by_id,
             sellers: problem.sellers,
             budget: problem.budget,
             capacity,
             deadline: Deadline::default(),
-            exact,
-            reach,
         }
     }
 
@@ -137,46 +174,43 @@ impl Search {
         if self.capacity <= 0 {
             return true;
         }
-        let priced = match rule {
-            CountRule::Exactly(count) => Some(self.bounds.priced(count, self.capacity)),
-            CountRule::AtLeast(_) => None,
-        };
-        let priced = priced.as_ref();
-        let ended = match self.exact.get() {
-            Some(exact) => self.walk(rule, priced, exact.as_ref(), None).run(collector),
-            None => self
-                .walk(rule, priced, None, Some(NODES_BEFORE_EXACT))
-                .run(collector),
-        };
-        let ended = if ended == Ended::Long {
-            // Again from the root, keeping what the collector holds: the carts already
-            // offered are offered again, and it keeps each once.
-            let exact = self
-                .exact
-                .get_or_init(|| Exact::build(&self.bounds.groups, self.capacity, MAX_CELLS));
-            self.walk(rule, priced, exact.as_ref(), None).run(collector)
-        } else {
-            ended
+        let ended = match self.by_id.get() {
+            Some(Some(layout)) => self.walk(layout, rule, None).run(collector),
+            Some(None) => self.walk(&self.by_ratio, rule, None).run(collector),
+            None => {
+                let first = self
+                    .walk(&self.by_ratio, rule, Some(NODES_BEFORE_EXACT))
+                    .run(collector);
+                if first == Ended::Long {
+                    // Again from the root, keeping what the collector holds: the carts
+                    // already offered are offered again, and it keeps each once.
+                    let layout = self.by_id.get_or_init(|| {
+                        Layout::by_id(&self.by_ratio, &self.sellers, self.capacity, MAX_CELLS)
+                    });
+                    self.walk(layout.as_ref().unwrap_or(&self.by_ratio), rule, None)
+                        .run(collector)
+                } else {
+                    first
+                }
+            }
         };
         ended == Ended::Finished
     }
 
-    fn walk<'s>(
-        &'s self,
-        rule: CountRule,
-        priced: Option<&'s PricedCount>,
-        exact: Option<&'s Exact>,
-        limit: Option<u64>,
-    ) -> Walk<'s> {
+    fn walk<'s>(&'s self, layout: &'s Layout, rule: CountRule, limit: Option<u64>) -> Walk<'s> {
+        let priced = match rule {
+            CountRule::Exactly(count) => Some(layout.bounds.priced(count, self.capacity)),
+            CountRule::AtLeast(_) => None,
+        };
         Walk {
             search: self,
+            layout,
             rule,
             priced,
-            exact,
             limit,
             chosen: Vec::new(),
             chosen_groups: Vec::new(),
-            taken: vec![false; self.bounds.groups.len()],
+            taken: vec![false; layout.bounds.groups.len()],
             seller_items: vec![0; self.sellers.len()],
             seller_subtotal: vec![0; self.sellers.len()],
             value: 0,
@@ -188,9 +222,9 @@ impl Search {
 
 struct Walk<'s> {
     search: &'s Search,
+    layout: &'s Layout,
     rule: CountRule,
-    priced: Option<&'s PricedCount>,
-    exact: Option<&'s Exact>,
+    priced: Option<PricedCount>,
     /// Nodes after which the walk gives up to be started again with the exact bound.
     limit: Option<u64>,
     chosen: Vec<Choice>,
@@ -207,7 +241,7 @@ struct Walk<'s> {
 impl Walk<'_> {
     fn run(&mut self, collector: &mut impl Collector) -> Ended {
         let search = self.search;
-        let bounds = &search.bounds;
+        let bounds = &self.layout.bounds;
         let groups = &bounds.groups;
         let mut levels = vec![Level {
             group: 0,
@@ -284,7 +318,7 @@ impl Walk<'_> {
     /// the room left and beat what the collector holds. Both tests only get harder for
     /// later groups, so a false ends the level.
     fn worth_entering(&self, group: usize, collector: &impl Collector) -> bool {
-        let bounds = &self.search.bounds;
+        let bounds = &self.layout.bounds;
         let room = self.search.capacity - self.unit_cost;
         let items = self.chosen.len();
         // Entering a group means adding at least one more item.
@@ -298,17 +332,21 @@ impl Walk<'_> {
         {
             return false;
         }
-        if !self.search.reach.is_empty() && !self.minimums_reachable(group, room) {
+        if !self.layout.reach.is_empty() && !self.minimums_reachable(group, room) {
             return false;
         }
         let mut gain = bounds.fractional(group, room);
         if let Some(by_count) = bounds.cardinality(group, room, fewest, most) {
             gain = gain.min(by_count);
         }
-        if let Some(by_price) = self.priced.and_then(|p| p.gain(group, room, fewest)) {
+        if let Some(by_price) = self
+            .priced
+            .as_ref()
+            .and_then(|p| p.gain(group, room, fewest))
+        {
             gain = gain.min(by_price);
         }
-        if let Some(exact) = self.exact {
+        if let Some(exact) = &self.layout.exact {
             gain = gain.min(exact.best(group, room));
         }
         // Values assume every seller of the problem ships (its fixed charge is paid).
@@ -326,7 +364,7 @@ impl Walk<'_> {
     /// within `room`: otherwise no cart of this branch is valid, however it goes on.
     fn minimums_reachable(&self, group: usize, room: i64) -> bool {
         let sellers = &self.search.sellers;
-        let reach = &self.search.reach[group * sellers.len()..];
+        let reach = &self.layout.reach[group * sellers.len()..];
         let mut short = 0;
         for (s, seller) in sellers.iter().enumerate() {
             let (most, cheapest) = reach[s];
@@ -357,7 +395,7 @@ impl Walk<'_> {
     /// least id still to come, in order, and then goes on with at least one id not below
     /// it; the walk meets sets in an order that makes most ties fail this at once.
     fn may_sort_before(&self, group: usize, ids: &[ListingId]) -> bool {
-        let least = self.search.bounds.min_id_from(group);
+        let least = self.layout.bounds.min_id_from(group);
         let mut fixed: Vec<ListingId> = self
             .chosen
             .iter()
@@ -470,10 +508,10 @@ mod tests {
             groups,
         };
         let search = Search::new(problem, 1);
-        assert!(search.exact.get().is_none(), "too large to build up front");
+        assert!(search.by_id.get().is_none(), "too large to build up front");
         let mut top = TopK::new(1, Ranked::TotalScore, budget);
         assert!(search.run(CountRule::AtLeast(1), &mut top));
-        assert!(search.exact.get().is_some_and(|e| e.is_some()));
+        assert!(search.by_id.get().is_some_and(|l| l.is_some()));
 
         // The most score at each exact cost, by a plain table over costs.
         let width = budget as usize + 1;

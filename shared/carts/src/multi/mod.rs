@@ -23,10 +23,7 @@ impl Market<'_> {
     /// by the criteria's `max_sellers`; None when no cart is feasible.
     pub fn best_multi_seller(&self, max_sellers: Option<u32>) -> Option<Cart> {
         let cap = self.effective_cap(max_sellers);
-        let relaxation = Relaxation::new(self);
-        let entry = self
-            .multi_seller_entry(&relaxation, cap, None, None)
-            .entry?;
+        let entry = self.seeded_entry(&Relaxation::new(self), cap).entry?;
         Some(self.cart(&entry, Context::Scenario { max_sellers: cap }))
     }
 
@@ -34,7 +31,7 @@ impl Market<'_> {
     /// searched alone: its best cart and what is proven about it.
     pub fn best_scenario(&self, max_sellers: Option<u32>) -> Scenario {
         let cap = self.effective_cap(max_sellers);
-        let found = self.multi_seller_entry(&Relaxation::new(self), cap, None, None);
+        let found = self.seeded_entry(&Relaxation::new(self), cap);
         Scenario {
             max_sellers: cap.map(|c| c as u32),
             cart: found
@@ -85,6 +82,19 @@ impl Market<'_> {
             (Some(a), None) | (None, Some(a)) => Some(a as usize),
             (None, None) => None,
         }
+    }
+
+    /// The scenario of `cap`, searched from the best single-seller cart (as the plan's
+    /// scenarios are, each from the one before): a cart always exists early, even where
+    /// sellers' minimum orders make carts across sellers hard to meet.
+    fn seeded_entry(&self, relaxation: &Relaxation, cap: Option<usize>) -> Found {
+        if cap == Some(1) {
+            return self.multi_seller_entry(relaxation, cap, None, None);
+        }
+        let single = self.multi_seller_entry(relaxation, Some(1), None, None);
+        let mut found = self.multi_seller_entry(relaxation, cap, single.entry, single.multipliers);
+        found.timed_out |= single.timed_out;
+        found
     }
 
     fn multi_seller_entry(

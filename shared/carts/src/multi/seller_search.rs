@@ -230,10 +230,11 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         }
     }
 
-    /// Solves a set for an incumbent. Its carts may leave sellers out, unless one of them
-    /// has a minimum order: carts that leave sellers out must still meet the minimum of
-    /// every seller they use, and the search meets few of them, while requiring every
-    /// seller turns the minimums into a bound that prunes.
+    /// Solves a set. Its carts may leave sellers out, unless one of them has a minimum
+    /// order: carts that leave sellers out must still meet the minimum of every seller
+    /// they use, and the search meets few of them, while requiring every seller turns the
+    /// minimums into a bound that prunes. (Otherwise requiring them would only blunt the
+    /// exact bound, which does not know about it.)
     fn solve_sorted(&mut self, mut open: Vec<usize>) {
         open.extend(&self.always_open);
         open.sort_unstable();
@@ -260,9 +261,8 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             if self.out_of_time() {
                 return;
             }
-            let mut sellers: Vec<usize> = open.iter().chain(&self.always_open).copied().collect();
-            sellers.sort_unstable();
-            self.solve(&sellers, true);
+            let sellers: Vec<usize> = open.iter().chain(&self.always_open).copied().collect();
+            self.solve_sorted(sellers);
         }
         if open.len() >= most {
             return;
