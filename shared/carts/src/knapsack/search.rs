@@ -28,6 +28,11 @@ pub(crate) struct Search {
     /// Budget minus every seller's per-order charge: what the items may cost together.
     capacity: i64,
     deadline: Deadline,
+    /// Nodes the walks of this search may visit together; past them it stops as at the
+    /// deadline and says so ([`Search::capped`]).
+    node_cap: Option<u64>,
+    spent: std::cell::Cell<u64>,
+    capped: std::cell::Cell<bool>,
 }
 
 /// One order of the groups and the tables that follow it.
@@ -157,7 +162,21 @@ impl Search {
             budget: problem.budget,
             capacity,
             deadline: Deadline::default(),
+            node_cap: None,
+            spent: std::cell::Cell::new(0),
+            capped: std::cell::Cell::new(false),
         }
+    }
+
+    /// Stops the walks after about `nodes` nodes in all, each with what it found.
+    pub fn with_node_cap(mut self, nodes: u64) -> Self {
+        self.node_cap = Some(nodes);
+        self
+    }
+
+    /// Whether the node cap stopped a walk.
+    pub fn capped(&self) -> bool {
+        self.capped.get()
     }
 
     /// Stops the walks at `deadline`, each with what it found by then.
@@ -259,6 +278,14 @@ impl Walk<'_> {
                 }
                 if self.limit.is_some_and(|limit| nodes >= limit) {
                     return Ended::Long;
+                }
+                if let Some(cap) = search.node_cap {
+                    let spent = search.spent.get() + CLOCK_EVERY;
+                    search.spent.set(spent);
+                    if spent >= cap {
+                        search.capped.set(true);
+                        return Ended::TimedOut;
+                    }
                 }
             }
             if !level.entered {

@@ -13,6 +13,19 @@ use crate::{Market, Optimality};
 
 /// Subgradient passes per scenario at most; each costs one sweep over the offers.
 const SUBGRADIENT_PASSES: usize = 3000;
+/// Nodes a search for an incumbent may visit: a set that takes longer is left to the
+/// branch and bound, which solves it whole if it can still hold a better cart.
+const INCUMBENT_NODES: u64 = 1 << 16;
+
+/// Why a seller set is solved.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// For a good cart early; cut after [`INCUMBENT_NODES`].
+    Incumbent,
+    /// As the branch and bound's proof needs: whole, within the time budget.
+    Prove,
+}
+
 /// Passes without a better bound after which the step is halved.
 const STALL_PASSES: usize = 20;
 /// What visiting one seller set costs, in search nodes, of the allowance past the deadline.
@@ -151,7 +164,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                     if self.market.deadline.stop(self.top.best().is_some()) {
                         break;
                     }
-                    self.solve_sorted(at.open.clone());
+                    self.solve_sorted(at.open.clone(), Purpose::Incumbent);
                 }
             } else {
                 stalled += 1;
@@ -172,7 +185,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             relaxation.step(&mut current, &at, target, theta);
         }
         if !best_open.is_empty() && !self.market.deadline.stop(self.top.best().is_some()) {
-            self.solve_sorted(best_open);
+            self.solve_sorted(best_open, Purpose::Incumbent);
         }
         best
     }
@@ -218,7 +231,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 if set.is_empty() {
                     continue;
                 }
-                self.solve_sorted(set);
+                self.solve_sorted(set, Purpose::Incumbent);
             }
             if self.incumbent() <= before {
                 return;
@@ -235,12 +248,12 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     /// they use, and the search meets few of them, while requiring every seller turns the
     /// minimums into a bound that prunes. (Otherwise requiring them would only blunt the
     /// exact bound, which does not know about it.)
-    fn solve_sorted(&mut self, mut open: Vec<usize>) {
+    fn solve_sorted(&mut self, mut open: Vec<usize>, purpose: Purpose) {
         open.extend(&self.always_open);
         open.sort_unstable();
         open.dedup();
         let minimums = open.iter().any(|&s| self.market.sellers[s].min_order > 0);
-        self.solve(&open, minimums);
+        self.solve(&open, minimums, purpose);
     }
 
     /// Visits the sets `open` plus sellers from `from` on (in ranking order), of at most
@@ -262,7 +275,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 return;
             }
             let sellers: Vec<usize> = open.iter().chain(&self.always_open).copied().collect();
-            self.solve_sorted(sellers);
+            self.solve_sorted(sellers, Purpose::Prove);
         }
         if open.len() >= most {
             return;
@@ -317,7 +330,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     /// set's), and it leaves far fewer carts to search. Without, they use any of them, for
     /// incumbents along the way: a large set whose sellers cannot all fit in one cart
     /// still gives one quickly, and a set so solved covers the other.
-    fn solve(&mut self, open: &[usize], exactly: bool) {
+    fn solve(&mut self, open: &[usize], exactly: bool, purpose: Purpose) {
         if self.solved.contains(open) {
             return;
         }
@@ -325,11 +338,16 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             self.limited = true;
             return;
         }
-        self.solved.insert(open.to_vec());
         let problem = self.open_set_problem(open, exactly);
         let fewest = self.market.min_items.max(1);
-        let search = Search::new(problem, fewest).with_deadline(&self.market.deadline);
-        if !search.run(CountRule::AtLeast(fewest), &mut self.top) {
+        let mut search = Search::new(problem, fewest).with_deadline(&self.market.deadline);
+        if purpose == Purpose::Incumbent {
+            search = search.with_node_cap(INCUMBENT_NODES);
+        }
+        let finished = search.run(CountRule::AtLeast(fewest), &mut self.top);
+        if finished {
+            self.solved.insert(open.to_vec());
+        } else if !search.capped() {
             self.timed_out = true;
         }
     }
