@@ -92,7 +92,8 @@ impl Market<'_> {
             return self.multi_seller_entry(relaxation, cap, None, None);
         }
         let single = self.multi_seller_entry(relaxation, Some(1), None, None);
-        let mut found = self.multi_seller_entry(relaxation, cap, single.entry, single.multipliers);
+        // Only the cart: multipliers tuned for one seller are a poor start for many.
+        let mut found = self.multi_seller_entry(relaxation, cap, single.entry, None);
         found.timed_out |= single.timed_out;
         found
     }
