@@ -1,7 +1,9 @@
-//! A carts job on a shape whose exact search would take far longer than anyone waits: a
+//! A carts job on a shape whose exact search once took far longer than anyone waits: a
 //! bulk seller pricing every record of a wantlist the same, with room in the budget for
-//! half of them (every half is a tie). The carts stage stops at `carts.time_budget_ms`,
-//! stores the best carts found, and the job's message and the carts' notes say so.
+//! half of them (every half is a tie). Its records are now one choice with a count; the
+//! carts stage ends within `carts.time_budget_ms` whatever the other sellers of those
+//! records make of the search, and when it stops at the budget the job's message and the
+//! carts' notes say so.
 
 // Helpers outside #[test] functions fail loudly too: a test is the only caller.
 #![allow(clippy::unwrap_used)]
@@ -28,7 +30,7 @@ fn minor(text: &str) -> Option<i64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_bulk_seller_with_tied_prices_gets_carts_within_the_time_budget() {
+async fn a_bulk_seller_with_tied_prices_gets_one_cart_per_size_within_the_time_budget() {
     cratedigger_kit::telemetry::init_for_tests();
     let mut sim_settings = SimSettings::default();
     sim_settings.rate_limit.authenticated = None;
@@ -156,7 +158,6 @@ async fn a_bulk_seller_with_tied_prices_gets_carts_within_the_time_budget() {
     let (status, _) = api.wait(&job, Duration::from_secs(120)).await;
     assert_eq!(status.state, JobState::Succeeded, "{status:?}");
     let message = status.message.clone().unwrap_or_default();
-    assert!(message.contains("time budget"), "{message}");
 
     let carts = status
         .stages
@@ -180,20 +181,38 @@ async fn a_bulk_seller_with_tied_prices_gets_carts_within_the_time_budget() {
         .unwrap()
         .unwrap();
     let set: CartSet = serde_json::from_value(stored).unwrap();
-    assert_eq!(set.plan["timed_out"], true, "{}", set.plan);
+    // Whether the searches across the other sellers of these records end within the
+    // budget depends on the machine; what the job says must match what happened.
+    let timed_out = set.plan["timed_out"] == true;
+    let noted = set.notes.iter().any(|n| n.contains("time budget"));
+    assert_eq!(message.contains("time budget"), timed_out, "{message}");
+    assert_eq!(noted, timed_out, "{:?}", set.notes);
     let bulk_carts = set.plan["per_seller"]
         .as_array()
         .unwrap()
         .iter()
         .find(|s| s["seller"] == bulk.as_str())
         .unwrap();
-    assert_eq!(bulk_carts["cut_short"], true);
-    assert!(!bulk_carts["by_total_score"].as_array().unwrap().is_empty());
-    assert!(
-        set.notes.iter().any(|n| n.contains("time budget")),
-        "{:?}",
-        set.notes
-    );
+    let lists = bulk_carts["by_total_score"].as_array().unwrap();
+    assert!(!lists.is_empty());
+    let at_ten = lists.iter().all(|c| {
+        c["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["price"]["minor"] == 1000)
+    });
+    if bulk_carts["cut_short"] != true && at_ten {
+        // Its records are interchangeable: one cart per size, the first as big as the
+        // budget allows, not ten swaps of one record for another. (A cheaper copy of a
+        // record at the same seller would make it another choice.)
+        let sizes: Vec<u64> = lists
+            .iter()
+            .map(|c| c["item_count"].as_u64().unwrap())
+            .collect();
+        let expected: Vec<u64> = (0..sizes.len() as u64).map(|i| half as u64 - i).collect();
+        assert_eq!(sizes, expected, "{bulk_carts}");
+    }
     let best = set.plan["scenarios"]
         .as_array()
         .unwrap()

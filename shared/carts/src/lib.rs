@@ -7,9 +7,13 @@
 //! shipping for at most 1, 2, 3 and any number of sellers. Owns no I/O and no state:
 //! pure, synchronous and deterministic; money stays in integer minor units.
 //!
-//! Every answer is exact. Scores are rounded once to millionths and carts are ranked by
-//! score, then lower total cost, then their sorted listing ids, so equal inputs give equal
-//! answers. See the crate README for the algorithms and the measured figures.
+//! Every answer is exact unless a limit stopped its search ([`Options::time_budget_ms`],
+//! [`Options::seller_sets_limit`]), and then it says what is still proven. Scores are
+//! rounded once to millionths and carts are ranked by score, then lower total cost, then
+//! their sorted listing ids, so equal inputs give equal answers (under a time budget, as
+//! far as the searches got); a seller's carts that differ only by interchangeable offers
+//! (the same price and score) count once. See the crate README for the algorithms and
+//! the measured figures.
 
 mod cart;
 mod error;
