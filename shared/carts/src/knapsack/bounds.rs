@@ -318,23 +318,13 @@ impl Bounds {
 
 #[cfg(test)]
 mod tests {
-    use cratedigger_domain::ListingId;
-
     use super::*;
-    use crate::model::value::item_value;
+    use crate::knapsack::test_choice;
 
     const BUDGET: i64 = 5_000;
 
     fn choice(i: usize, score: i64, cost: i64) -> Choice {
-        Choice {
-            offer: i as u32,
-            listing_id: ListingId(i as u64),
-            seller: 0,
-            price: cost,
-            cost,
-            score,
-            value: item_value(score, cost, BUDGET),
-        }
+        test_choice(i, score, cost, BUDGET)
     }
 
     /// Tiny groups of one choice each, from a simple deterministic sequence; scores repeat

@@ -93,23 +93,13 @@ fn gcd(a: i64, b: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use cratedigger_domain::ListingId;
-
     use super::*;
-    use crate::model::value::item_value;
+    use crate::knapsack::test_choice;
 
     const BUDGET: i64 = 10_000;
 
     fn choice(i: usize, score: i64, cost: i64) -> Choice {
-        Choice {
-            offer: i as u32,
-            listing_id: ListingId(i as u64),
-            seller: 0,
-            price: cost,
-            cost,
-            score,
-            value: item_value(score, cost, BUDGET),
-        }
+        test_choice(i, score, cost, BUDGET)
     }
 
     /// Best value of any set of one-choice groups from `from` on within `room`.

@@ -129,3 +129,18 @@ pub(crate) trait Collector {
     /// Whether it holds any cart yet (perhaps one it was seeded with).
     fn holds_any(&self) -> bool;
 }
+
+/// A one-seller choice whose listing id and offer are `i` and whose price is its cost, for
+/// the tests of the search and its bounds.
+#[cfg(test)]
+pub(crate) fn test_choice(i: usize, score: i64, cost: i64, budget: i64) -> Choice {
+    Choice {
+        offer: i as u32,
+        listing_id: ListingId(i as u64),
+        seller: 0,
+        price: cost,
+        cost,
+        score,
+        value: crate::model::value::item_value(score, cost, budget),
+    }
+}

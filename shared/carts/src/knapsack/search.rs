@@ -489,11 +489,8 @@ impl Walk<'_> {
 
 #[cfg(test)]
 mod tests {
-    use cratedigger_domain::ListingId;
-
     use super::*;
-    use crate::knapsack::{Ranked, TopK};
-    use crate::model::value::item_value;
+    use crate::knapsack::{Ranked, TopK, test_choice};
 
     /// Scores proportional to prices and a capacity no set fills exactly: the fractional
     /// bound is useless here, so the walk proves long and is started again on the table.
@@ -513,17 +510,7 @@ mod tests {
         let groups = items
             .iter()
             .enumerate()
-            .map(|(i, &(cost, score))| {
-                vec![Choice {
-                    offer: i as u32,
-                    listing_id: ListingId(i as u64),
-                    seller: 0,
-                    price: cost,
-                    cost,
-                    score,
-                    value: item_value(score, cost, budget),
-                }]
-            })
+            .map(|(i, &(cost, score))| vec![test_choice(i, score, cost, budget)])
             .collect();
         let problem = Problem {
             budget,
