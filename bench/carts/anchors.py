@@ -116,6 +116,16 @@ def all_equal_bulk(ref, rng, seed, records):
             "criteria": _criteria()}
 
 
+def _two_seller_ties(releases, listings, names, price, first, add, k) -> dict:
+    """Every record worth 1.0 at one price and shipping, a budget for k of them from two
+    sellers (with half a record to spare)."""
+    budget = price * k + 2 * first + add * (k - 2) + 0.5 * price
+    return {"budget": round(budget, 2),
+            "items": [{"release_id": 1000 + r, "score": 1.0} for r in range(releases)],
+            "listings": listings, "sellers": [_seller(n, first, add) for n in names],
+            "criteria": _criteria()}
+
+
 def all_equal_multi(ref, rng, seed, sellers, releases):
     """Many sellers with identical prices and shipping, each holding about half of the
     releases; all scores 1.0; the budget needs two or more sellers for ~2/3 of the releases."""
@@ -128,11 +138,7 @@ def all_equal_multi(ref, rng, seed, sellers, releases):
                 lid += rng.randint(1, 9)
                 listings.append(_listing(lid, 1000 + r, name, price))
     k = (2 * releases) // 3
-    budget = price * k + 2 * first + add * (k - 2) + 0.5 * price
-    return {"budget": round(budget, 2),
-            "items": [{"release_id": 1000 + r, "score": 1.0} for r in range(releases)],
-            "listings": listings, "sellers": [_seller(n, first, add) for n in names],
-            "criteria": _criteria()}
+    return _two_seller_ties(releases, listings, names, price, first, add, k)
 
 
 def equal_scores_big_carts(ref, rng, seed, releases, sellers, listings, budget):
@@ -186,11 +192,7 @@ def tied_sellers(ref, rng, seed, sellers, releases, per_seller):
             lid += rng.randint(1, 5)
             listings.append(_listing(lid, 1000 + r, name, price))
     k = per_seller + per_seller // 2
-    budget = price * k + 2 * first + add * (k - 2) + 0.5 * price
-    return {"budget": round(budget, 2),
-            "items": [{"release_id": 1000 + r, "score": 1.0} for r in range(releases)],
-            "listings": listings, "sellers": [_seller(n, first, add) for n in names],
-            "criteria": _criteria()}
+    return _two_seller_ties(releases, listings, names, price, first, add, k)
 
 
 def flat_shipping_cap(ref, rng, seed, releases, sellers, listings, budget):
