@@ -31,8 +31,8 @@ pub(crate) struct Search {
     /// Nodes the walks of this search may visit together; past them it stops as at the
     /// deadline and says so ([`Search::capped`]).
     node_cap: Option<u64>,
+    /// Nodes the walks have visited, counted only under a cap.
     spent: std::cell::Cell<u64>,
-    capped: std::cell::Cell<bool>,
 }
 
 /// One order of the groups and the tables that follow it.
@@ -164,7 +164,6 @@ impl Search {
             deadline: Deadline::default(),
             node_cap: None,
             spent: std::cell::Cell::new(0),
-            capped: std::cell::Cell::new(false),
         }
     }
 
@@ -176,7 +175,7 @@ impl Search {
 
     /// Whether the node cap stopped a walk.
     pub fn capped(&self) -> bool {
-        self.capped.get()
+        self.node_cap.is_some_and(|cap| self.spent.get() >= cap)
     }
 
     /// Stops the walks at `deadline`, each with what it found by then.
@@ -283,7 +282,6 @@ impl Walk<'_> {
                     let spent = search.spent.get() + CLOCK_EVERY;
                     search.spent.set(spent);
                     if spent >= cap {
-                        search.capped.set(true);
                         return Ended::TimedOut;
                     }
                 }

@@ -153,6 +153,10 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         // for a first cart, then as the multipliers settle.
         let mut next_solve = 0;
         for pass in 0..SUBGRADIENT_PASSES {
+            // Out of time: the multipliers so far still give a valid bound.
+            if self.market.deadline.stop(self.top.best().is_some()) {
+                break;
+            }
             let at = relaxation.evaluate(&current, self.max_sellers);
             if at.bound < best_bound {
                 best_bound = at.bound;
@@ -161,10 +165,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 stalled = 0;
                 if pass >= next_solve && !at.open.is_empty() {
                     next_solve = (2 * pass).max(1);
-                    if self.market.deadline.stop(self.top.best().is_some()) {
-                        break;
-                    }
-                    self.solve_sorted(at.open.clone(), Purpose::Incumbent);
+                    self.solve_set(at.open.clone(), Purpose::Incumbent);
                 }
             } else {
                 stalled += 1;
@@ -172,10 +173,6 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                     theta /= 2.0;
                     stalled = 0;
                 }
-            }
-            // Out of time: the multipliers so far still give a valid bound.
-            if self.market.deadline.stop(self.top.best().is_some()) {
-                break;
             }
             let incumbent = self.incumbent();
             if incumbent.is_some_and(|v| !beats(best_bound, v)) || theta < 1e-3 {
@@ -185,7 +182,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             relaxation.step(&mut current, &at, target, theta);
         }
         if !best_open.is_empty() && !self.market.deadline.stop(self.top.best().is_some()) {
-            self.solve_sorted(best_open, Purpose::Incumbent);
+            self.solve_set(best_open, Purpose::Incumbent);
         }
         best
     }
@@ -231,7 +228,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 if set.is_empty() {
                     continue;
                 }
-                self.solve_sorted(set, Purpose::Incumbent);
+                self.solve_set(set, Purpose::Incumbent);
             }
             if self.incumbent() <= before {
                 return;
@@ -243,17 +240,12 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         }
     }
 
-    /// Solves a set. Its carts may leave sellers out, unless one of them has a minimum
-    /// order: carts that leave sellers out must still meet the minimum of every seller
-    /// they use, and the search meets few of them, while requiring every seller turns the
-    /// minimums into a bound that prunes. (Otherwise requiring them would only blunt the
-    /// exact bound, which does not know about it.)
-    fn solve_sorted(&mut self, mut open: Vec<usize>, purpose: Purpose) {
+    /// Solves `open` with the sellers that are in every set.
+    fn solve_set(&mut self, mut open: Vec<usize>, purpose: Purpose) {
         open.extend(&self.always_open);
         open.sort_unstable();
         open.dedup();
-        let minimums = open.iter().any(|&s| self.market.sellers[s].min_order > 0);
-        self.solve(&open, minimums, purpose);
+        self.solve(&open, purpose);
     }
 
     /// Visits the sets `open` plus sellers from `from` on (in ranking order), of at most
@@ -275,7 +267,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 return;
             }
             let sellers: Vec<usize> = open.iter().chain(&self.always_open).copied().collect();
-            self.solve_sorted(sellers, Purpose::Prove);
+            self.solve_set(sellers, Purpose::Prove);
         }
         if open.len() >= most {
             return;
@@ -325,12 +317,13 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
 
     /// Solves exactly the best cart whose sellers are among `open` (sorted), once per set.
     ///
-    /// With `exactly`, its carts use every seller of the set that costs something to keep
-    /// open: that is all the branch and bound needs (a cart from fewer sellers is another
-    /// set's), and it leaves far fewer carts to search. Without, they use any of them, for
-    /// incumbents along the way: a large set whose sellers cannot all fit in one cart
-    /// still gives one quickly, and a set so solved covers the other.
-    fn solve(&mut self, open: &[usize], exactly: bool, purpose: Purpose) {
+    /// Its carts may leave sellers out, unless one of them has a minimum order: carts that
+    /// leave sellers out must still meet the minimum of every seller they use, and the
+    /// search meets few of them, while requiring every seller that costs something to keep
+    /// open turns the minimums into a bound that prunes. That is all the branch and bound
+    /// needs (a cart from fewer sellers is another set's); without minimums, requiring
+    /// them would only blunt the exact bound, which does not know about it.
+    fn solve(&mut self, open: &[usize], purpose: Purpose) {
         if self.solved.contains(open) {
             return;
         }
@@ -338,7 +331,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             self.limited = true;
             return;
         }
-        let problem = self.open_set_problem(open, exactly);
+        let problem = self.open_set_problem(open);
         let fewest = self.market.min_items.max(1);
         let mut search = Search::new(problem, fewest).with_deadline(&self.market.deadline);
         if purpose == Purpose::Incumbent {
@@ -352,7 +345,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         }
     }
 
-    fn open_set_problem(&self, open: &[usize], exactly: bool) -> Problem {
+    fn open_set_problem(&self, open: &[usize]) -> Problem {
         let market = self.market;
         let mut choices: Vec<Choice> = open
             .iter()
@@ -405,13 +398,12 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 .iter()
                 .map(|&s| {
                     let terms = &market.sellers[s];
-                    // A set's carts without one of its sellers are another set's, solved
-                    // on its own where it could hold a better cart; not so for sellers
-                    // that cost nothing to keep open, which are in every set.
+                    // With minimum orders a set's carts use all its sellers (see `solve`),
+                    // but for those that cost nothing to keep open: they are in every set.
                     LocalSeller {
                         fixed: terms.fixed_charge(),
                         min_order: terms.min_order,
-                        required: exactly && (terms.fixed_charge() > 0 || terms.min_order > 0),
+                        required: minimums && (terms.fixed_charge() > 0 || terms.min_order > 0),
                     }
                 })
                 .collect(),
