@@ -43,6 +43,12 @@ impl Deadline {
         }
     }
 
+    /// The time left; None: no deadline.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.at
+            .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
     pub fn passed(&self) -> bool {
         self.at.is_some_and(|at| Instant::now() >= at)
     }

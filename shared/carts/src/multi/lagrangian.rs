@@ -1,14 +1,18 @@
 //! A Lagrangian bound on the best multi-seller cart.
 //!
-//! Dualising the budget (multiplier `lambda`) and "at most one offer per group" (one `mu`
-//! per group) leaves a problem that splits by seller: a seller is worth opening when its
-//! *profit* — the positive parts of `value - lambda x cost - mu` over its groups, minus its
-//! per-order shipping priced the same way — is positive. For any multipliers
+//! Dualising the budget (multiplier `lambda`), "at most one offer per group" (one `mu`
+//! per group) and each seller's minimum order (one `rho` per seller that has one: the
+//! items' prices must reach the minimum when the seller ships) leaves a problem that
+//! splits by seller: a seller is worth opening when its *profit* — the positive parts of
+//! `value - lambda x cost + rho x price - mu` over its groups, minus its per-order
+//! shipping priced the same way and `rho x minimum` — is positive. For any multipliers
 //! `>= 0` the sum of the base and the best `max_sellers` positive profits bounds every
-//! cart, and fixing a seller open or closed only adds or drops its profit. With good
+//! cart, and fixing a seller open or closed only adds or drops its profit. With the best
 //! multipliers this bound equals the linear relaxation with `item <= seller open`
 //! constraints, which is within a fraction of a percent of the optimum on marketplace
-//! data; subgradient steps find them in a few hundred cheap passes.
+//! data. Subgradient steps find them in a few hundred cheap passes where the data is
+//! varied; where it ties everywhere they stall, and the linear programme's own duals
+//! ([`super::linear`]) take their place.
 //!
 //! Everything here is floating point in normalised units (score units for values, budget
 //! fractions for costs). The bound only prunes, with a safety margin; carts are always
@@ -18,23 +22,27 @@ use crate::Market;
 use crate::model::value::SCORE_SCALE;
 
 /// The offers of one seller in one group: at most one of them is taken.
-struct Cell {
-    seller: usize,
-    group: usize,
-    offers: std::ops::Range<usize>,
+pub(super) struct Cell {
+    pub(super) seller: usize,
+    pub(super) group: usize,
+    pub(super) offers: std::ops::Range<usize>,
 }
 
 pub(super) struct Relaxation {
-    cells: Vec<Cell>,
-    seller_cells: Vec<std::ops::Range<usize>>,
-    /// Per offer: value in score units, cost as a fraction of the budget.
-    value: Vec<f64>,
-    cost: Vec<f64>,
-    /// Per seller: the per-order shipping as lost value and as a fraction of the budget.
-    fixed_value: Vec<f64>,
-    fixed_cost: Vec<f64>,
-    base: f64,
-    groups: usize,
+    pub(super) cells: Vec<Cell>,
+    pub(super) seller_cells: Vec<std::ops::Range<usize>>,
+    /// Per offer: value in score units; cost (with shipping) and price (what counts
+    /// towards a minimum order) as fractions of the budget.
+    pub(super) value: Vec<f64>,
+    pub(super) cost: Vec<f64>,
+    pub(super) price: Vec<f64>,
+    /// Per seller: the per-order shipping as lost value and as a fraction of the budget,
+    /// and the minimum order as a fraction of the budget (zero: none).
+    pub(super) fixed_value: Vec<f64>,
+    pub(super) fixed_cost: Vec<f64>,
+    pub(super) minimum: Vec<f64>,
+    pub(super) base: f64,
+    pub(super) groups: usize,
 }
 
 /// The sellers and offers a cart worth more than the incumbent may still use.
@@ -54,6 +62,8 @@ pub(super) struct KeptSeller {
 pub(super) struct Multipliers {
     pub lambda: f64,
     pub mu: Vec<f64>,
+    /// Per seller; stays zero for sellers without a minimum order.
+    pub rho: Vec<f64>,
 }
 
 pub(super) struct Evaluation {
@@ -71,10 +81,12 @@ impl Relaxation {
         let per_value = SCORE_SCALE * (budget + 1.0);
         let mut value = Vec::with_capacity(market.offers.len());
         let mut cost = Vec::with_capacity(market.offers.len());
+        let mut price = Vec::with_capacity(market.offers.len());
         for offer in &market.offers {
             let unit = market.unit_cost(offer) as f64;
             value.push(offer.score as f64 / SCORE_SCALE - unit / per_value);
             cost.push(unit / budget);
+            price.push(offer.price as f64 / budget);
         }
         let mut cells: Vec<Cell> = Vec::new();
         for (i, offer) in market.offers.iter().enumerate() {
@@ -111,8 +123,14 @@ impl Relaxation {
             seller_cells,
             value,
             cost,
+            price,
             fixed_value: fixed.iter().map(|f| f / per_value).collect(),
             fixed_cost: fixed.iter().map(|f| f / budget).collect(),
+            minimum: market
+                .sellers
+                .iter()
+                .map(|s| s.min_order as f64 / budget)
+                .collect(),
             base: budget / per_value,
             groups: market.group_count,
         }
@@ -147,18 +165,32 @@ impl Relaxation {
         Multipliers {
             lambda,
             mu: vec![0.0; self.groups],
+            rho: vec![0.0; self.sellers()],
         }
     }
 
+    /// What offer `o` of `cell` adds to its seller's profit.
+    fn gain(&self, cell: &Cell, o: usize, m: &Multipliers) -> f64 {
+        self.value[o] - m.lambda * self.cost[o] + m.rho[cell.seller] * self.price[o]
+            - m.mu[cell.group]
+    }
+
+    /// The cell's best gain and the offer giving it.
     fn cell_gain(&self, cell: &Cell, m: &Multipliers) -> (f64, usize) {
         let mut best = (f64::NEG_INFINITY, cell.offers.start);
         for o in cell.offers.clone() {
-            let gain = self.value[o] - m.lambda * self.cost[o];
+            let gain = self.gain(cell, o, m);
             if gain > best.0 {
                 best = (gain, o);
             }
         }
-        (best.0 - m.mu[cell.group], best.1)
+        best
+    }
+
+    /// Whether the multipliers are usable: finite and none negative.
+    pub fn valid(m: &Multipliers) -> bool {
+        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        ok(m.lambda) && m.mu.iter().all(|&v| ok(v)) && m.rho.iter().all(|&v| ok(v))
     }
 
     pub fn evaluate(&self, m: &Multipliers, max_sellers: usize) -> Evaluation {
@@ -169,7 +201,10 @@ impl Relaxation {
                     .clone()
                     .map(|c| self.cell_gain(&self.cells[c], m).0.max(0.0))
                     .sum();
-                gains - self.fixed_value[s] - m.lambda * self.fixed_cost[s]
+                gains
+                    - self.fixed_value[s]
+                    - m.lambda * self.fixed_cost[s]
+                    - m.rho[s] * self.minimum[s]
             })
             .collect();
         let mut open: Vec<usize> = (0..self.sellers()).filter(|&s| profit[s] > 0.0).collect();
@@ -204,8 +239,7 @@ impl Relaxation {
             for cell in &self.cells[cells.clone()] {
                 let best = self.cell_gain(cell, m).0.max(0.0);
                 for o in cell.offers.clone() {
-                    let gain = self.value[o] - m.lambda * self.cost[o] - m.mu[cell.group];
-                    if opened - best + gain >= bar {
+                    if opened - best + self.gain(cell, o, m) >= bar {
                         offers.push(o);
                     }
                 }
@@ -224,17 +258,25 @@ impl Relaxation {
     pub fn step(&self, m: &mut Multipliers, at: &Evaluation, target: f64, theta: f64) {
         let mut budget_slack = 1.0;
         let mut group_slack = vec![1.0; self.groups];
+        // A closed seller meets its minimum (nothing ordered); an open one by its items.
+        let mut order_slack = vec![0.0; self.sellers()];
         for &s in &at.open {
             budget_slack -= self.fixed_cost[s];
+            order_slack[s] = -self.minimum[s];
             for c in self.seller_cells[s].clone() {
                 let cell = &self.cells[c];
                 let (gain, offer) = self.cell_gain(cell, m);
                 if gain > 0.0 {
                     budget_slack -= self.cost[offer];
                     group_slack[cell.group] -= 1.0;
+                    order_slack[s] += self.price[offer];
                 }
             }
         }
+        // Only sellers with a minimum order have a multiplier.
+        let order_moves: Vec<bool> = (0..self.sellers())
+            .map(|s| self.minimum[s] > 0.0 && !(m.rho[s] <= 0.0 && order_slack[s] > 0.0))
+            .collect();
         // Components that would push a multiplier below zero do not move it.
         let lambda_moves = !(m.lambda <= 0.0 && budget_slack > 0.0);
         let mut norm = if lambda_moves {
@@ -247,6 +289,11 @@ impl Relaxation {
                 norm += slack * slack;
             }
         }
+        for (s, slack) in order_slack.iter().enumerate() {
+            if order_moves[s] {
+                norm += slack * slack;
+            }
+        }
         if norm <= 0.0 {
             return;
         }
@@ -256,6 +303,11 @@ impl Relaxation {
         }
         for (g, slack) in group_slack.iter().enumerate() {
             m.mu[g] = (m.mu[g] - t * slack).max(0.0);
+        }
+        for (s, slack) in order_slack.iter().enumerate() {
+            if order_moves[s] {
+                m.rho[s] = (m.rho[s] - t * slack).max(0.0);
+            }
         }
     }
 }

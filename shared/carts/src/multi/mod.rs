@@ -7,6 +7,7 @@
 //! multipliers.
 
 mod lagrangian;
+mod linear;
 mod seller_search;
 
 use crate::cart::Context;

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use super::lagrangian::{Multipliers, Relaxation};
+use super::lagrangian::{Evaluation, Multipliers, Relaxation};
 use crate::knapsack::{Choice, CountRule, Entry, LocalSeller, Problem, Ranked, Search, TopK};
 use crate::model::value::SCORE_SCALE;
 use crate::{Market, Optimality};
@@ -26,6 +26,14 @@ enum Purpose {
     Prove,
 }
 
+/// The relative gap between the steps' bound and the best cart above which the linear
+/// programme is solved for better multipliers: below it the branch and bound usually
+/// closes the gap faster than the programme is solved.
+const LINEAR_GAP: f64 = 2e-3;
+/// The relative gap above which the linear programme is solved before the local search.
+const LINEAR_GAP_EARLY: f64 = 2e-2;
+/// How long the linear programme may take without a time budget.
+const LINEAR_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Passes without a better bound after which the step is halved.
 const STALL_PASSES: usize = 20;
 /// What visiting one seller set costs, in search nodes, of the allowance past the deadline.
@@ -79,31 +87,39 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         // them (flat per-item shipping would otherwise mean 2^sellers sets).
         let unlimited = self.max_sellers >= relaxation.sellers();
         let market = self.market;
-        let free = |s: usize| {
-            let terms = &market.sellers[s];
-            unlimited && terms.fixed_charge() == 0 && terms.min_order == 0
-        };
-        self.always_open = (0..relaxation.sellers()).filter(|&s| free(s)).collect();
-        let multipliers = self.tighten(relaxation, warm.unwrap_or_else(|| relaxation.initial()));
-        let at = relaxation.evaluate(&multipliers, self.max_sellers);
-        let mut order: Vec<usize> = (0..relaxation.sellers()).filter(|&s| !free(s)).collect();
-        if let Some(incumbent) = self.incumbent().filter(|_| unlimited) {
-            // Without a cap the multipliers tell which sellers and offers a better cart
-            // may use at all, and which sellers it must use: those are in every set.
-            let reduction = relaxation.reduce(&multipliers, &at, incumbent);
-            let mut usable = vec![false; self.market.offers.len()];
-            for &o in &reduction.offers {
-                usable[o] = true;
-            }
-            self.usable = Some(usable);
-            let kept: HashSet<usize> = reduction.sellers.iter().map(|k| k.seller).collect();
-            for kept in reduction.sellers.iter().filter(|k| k.needed) {
-                if !self.always_open.contains(&kept.seller) {
-                    self.always_open.push(kept.seller);
+        let free: Vec<usize> = (0..relaxation.sellers())
+            .filter(|&s| {
+                let terms = &market.sellers[s];
+                unlimited && terms.fixed_charge() == 0 && terms.min_order == 0
+            })
+            .collect();
+        self.always_open = free.clone();
+        let mut multipliers =
+            self.tighten(relaxation, warm.unwrap_or_else(|| relaxation.initial()));
+        let (mut at, mut order) = self.branching(relaxation, &multipliers, &free);
+        // Where the steps stalled well above the best cart, the linear programme's duals
+        // may do better: then the branching is planned again from them. Far above, before
+        // the local search (which then starts from the programme's sellers); otherwise
+        // only if the local search leaves a gap.
+        let mut linear_tried = false;
+        for (gap, local) in [(LINEAR_GAP_EARLY, true), (LINEAR_GAP, false)] {
+            if !linear_tried
+                && let Some(linear) = self.linear_multipliers(relaxation, at.bound, gap)
+            {
+                linear_tried = true;
+                let bound = relaxation.evaluate(&linear, self.max_sellers).bound;
+                if bound < at.bound {
+                    multipliers = linear;
+                    (at, order) = self.branching(relaxation, &multipliers, &free);
+                    if !at.open.is_empty() && !self.market.deadline.stop(self.top.best().is_some())
+                    {
+                        self.solve_set(at.open.clone(), Purpose::Incumbent);
+                    }
                 }
             }
-            self.always_open.retain(|s| kept.contains(s));
-            order.retain(|s| kept.contains(s) && !self.always_open.contains(s));
+            if local && unlimited {
+                self.improve_locally(&order);
+            }
         }
         let floor = at.floor
             + self
@@ -111,10 +127,6 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 .iter()
                 .map(|&s| at.profit[s].max(0.0))
                 .sum::<f64>();
-        order.sort_by(|&a, &b| at.profit[b].total_cmp(&at.profit[a]).then(a.cmp(&b)));
-        if unlimited {
-            self.improve_locally(&order);
-        }
         let ranking = Ranking::new(order, &at.profit, floor);
         // Sets of at most 1, 2, 4, ... sellers first: where many sellers tie, a cart from
         // few of them (fewer per-order charges) is found before the search goes deep.
@@ -138,6 +150,44 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             Optimality::Proven
         };
         (best, multipliers, optimality, timed_out)
+    }
+
+    /// The bound at `multipliers`, and the sellers to branch on, best profit first. Sets
+    /// `always_open` (the `free` sellers, and without a cap those every better cart needs)
+    /// and `usable` (without a cap: the offers a better cart may use).
+    fn branching(
+        &mut self,
+        relaxation: &Relaxation,
+        multipliers: &Multipliers,
+        free: &[usize],
+    ) -> (Evaluation, Vec<usize>) {
+        let at = relaxation.evaluate(multipliers, self.max_sellers);
+        let unlimited = self.max_sellers >= relaxation.sellers();
+        self.always_open = free.to_vec();
+        self.usable = None;
+        let mut order: Vec<usize> = (0..relaxation.sellers())
+            .filter(|s| !free.contains(s))
+            .collect();
+        if let Some(incumbent) = self.incumbent().filter(|_| unlimited) {
+            // Without a cap the multipliers tell which sellers and offers a better cart
+            // may use at all, and which sellers it must use: those are in every set.
+            let reduction = relaxation.reduce(multipliers, &at, incumbent);
+            let mut usable = vec![false; self.market.offers.len()];
+            for &o in &reduction.offers {
+                usable[o] = true;
+            }
+            self.usable = Some(usable);
+            let kept: HashSet<usize> = reduction.sellers.iter().map(|k| k.seller).collect();
+            for kept in reduction.sellers.iter().filter(|k| k.needed) {
+                if !self.always_open.contains(&kept.seller) {
+                    self.always_open.push(kept.seller);
+                }
+            }
+            self.always_open.retain(|s| kept.contains(s));
+            order.retain(|s| kept.contains(s) && !self.always_open.contains(s));
+        }
+        order.sort_by(|&a, &b| at.profit[b].total_cmp(&at.profit[a]).then(a.cmp(&b)));
+        (at, order)
     }
 
     /// Subgradient ascent on the dual; meanwhile solves the relaxation's seller sets
@@ -185,6 +235,28 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             self.solve_set(best_open, Purpose::Incumbent);
         }
         best
+    }
+
+    /// The linear programme's duals, where the bound is more than `gap` (relative) above
+    /// the best cart and there is time for them.
+    fn linear_multipliers(
+        &self,
+        relaxation: &Relaxation,
+        bound: f64,
+        gap: f64,
+    ) -> Option<Multipliers> {
+        let incumbent = self.incumbent()?;
+        if bound - incumbent <= gap * incumbent.abs().max(1.0) {
+            return None;
+        }
+        let time_limit = match self.market.deadline.remaining() {
+            Some(left) => left / 2,
+            None => LINEAR_TIME_LIMIT,
+        };
+        if time_limit.is_zero() {
+            return None;
+        }
+        super::linear::optimal_multipliers(relaxation, self.max_sellers, time_limit)
     }
 
     /// Local search for a better incumbent before the branch and bound: from the sellers
