@@ -67,6 +67,24 @@ impl TopK {
         self.items_searched = Some(items);
     }
 
+    /// Takes a cart another collector found, in its place among the kept ones.
+    pub fn absorb(&mut self, entry: Entry) {
+        let at = {
+            let key = (
+                entry.objective(self.ranked),
+                entry.cost,
+                entry.ids.as_slice(),
+            );
+            self.entries
+                .partition_point(|e| self.compare(key, e) == Ordering::Less)
+        };
+        if at >= self.k || self.entries.get(at).is_some_and(|e| e.ids == entry.ids) {
+            return;
+        }
+        self.entries.insert(at, entry);
+        self.entries.truncate(self.k);
+    }
+
     pub fn into_entries(self) -> Vec<Entry> {
         self.entries
     }

@@ -4,7 +4,7 @@
 //! offer per release among its sellers (an exact reduction when no open seller has a
 //! minimum order; otherwise every offer is kept as a choice).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::lagrangian::{Evaluation, Multipliers, Relaxation};
 use crate::knapsack::{Choice, CountRule, Entry, LocalSeller, Problem, Ranked, Search, TopK};
@@ -15,7 +15,10 @@ use crate::{Market, Optimality};
 const SUBGRADIENT_PASSES: usize = 3000;
 /// Nodes a search for an incumbent may visit: a set that takes longer is left to the
 /// branch and bound, which solves it whole if it can still hold a better cart.
-const INCUMBENT_NODES: u64 = 1 << 16;
+const INCUMBENT_NODES: u64 = 1 << 12;
+/// Nodes the local search spends on each set it probes: a few milliseconds, enough to
+/// find most sets' best carts (below the point where the exact table is built).
+const PROBE_NODES: u64 = 1 << 12;
 
 /// Why a seller set is solved.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -44,6 +47,8 @@ pub(super) struct SellerSearch<'m, 'a> {
     max_sellers: usize,
     top: TopK,
     solved: HashSet<Vec<usize>>,
+    /// Sets the local search probed, with the value of the best cart found in each.
+    probed: HashMap<Vec<usize>, Option<f64>>,
     /// Sellers in every solved set (see `run`).
     always_open: Vec<usize>,
     /// Per market offer, whether a better cart may use it (see `run`); none: all.
@@ -67,6 +72,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             max_sellers,
             top,
             solved: HashSet::new(),
+            probed: HashMap::new(),
             always_open: Vec::new(),
             usable: None,
             limit: market.options.seller_sets_limit.max(1) as usize,
@@ -102,6 +108,9 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         // the local search (which then starts from the programme's sellers); otherwise
         // only if the local search leaves a gap.
         let mut linear_tried = false;
+        let mut start = None;
+        // The sellers open at the linear programme's duals, once solved.
+        let mut preferred = Vec::new();
         for (gap, local) in [(LINEAR_GAP_EARLY, true), (LINEAR_GAP, false)] {
             if !linear_tried
                 && let Some(linear) = self.linear_multipliers(relaxation, at.bound, gap)
@@ -115,10 +124,24 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                     {
                         self.solve_set(at.open.clone(), Purpose::Incumbent);
                     }
+                    // Without its sellers' minimum orders, which are added back one
+                    // at a time: sets that must meet several at once rarely hold carts
+                    // the probes find.
+                    preferred = at.open.clone();
+                    start = Some(
+                        at.open
+                            .iter()
+                            .copied()
+                            .filter(|&s| self.market.sellers[s].min_order == 0)
+                            .collect(),
+                    );
                 }
             }
             if local && unlimited {
-                self.improve_locally(&order);
+                if let Some(open) = start.take() {
+                    self.improve_locally(&order, &preferred, Some(open));
+                }
+                self.improve_locally(&order, &preferred, None);
             }
         }
         let floor = at.floor
@@ -259,57 +282,106 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         super::linear::optimal_multipliers(relaxation, self.max_sellers, time_limit)
     }
 
-    /// Local search for a better incumbent before the branch and bound: from the sellers
-    /// of the best cart, solves the sets one seller of `candidates` more or one of its
-    /// own fewer, and moves to any set that gives a better cart, until none does.
-    fn improve_locally(&mut self, candidates: &[usize]) {
+    /// Local search for a better incumbent before the branch and bound: from `start` (or
+    /// the sellers of the best cart), moves to the first set whose best cart is better
+    /// than the current set's, until none is: one seller of `candidates` more, one of its
+    /// own fewer, or one of its own swapped for one of `preferred`. The sets' carts are
+    /// probed ([`PROBE_NODES`]); every cart met counts as an incumbent.
+    fn improve_locally(
+        &mut self,
+        candidates: &[usize],
+        preferred: &[usize],
+        start: Option<Vec<usize>>,
+    ) {
         let market = self.market;
-        let always_open = self.always_open.clone();
-        let sellers_of = |top: &TopK| -> Option<Vec<usize>> {
-            let mut used: Vec<usize> = top
-                .best()?
-                .offers
-                .iter()
-                .map(|&o| market.offers[o as usize].seller)
-                .collect();
-            used.extend(&always_open);
-            used.sort_unstable();
-            used.dedup();
-            Some(used)
-        };
-        let Some(mut current) = sellers_of(&self.top) else {
+        let Some(mut current) = start.or_else(|| {
+            let best = self.top.best()?;
+            Some(
+                best.offers
+                    .iter()
+                    .map(|&o| market.offers[o as usize].seller)
+                    .collect(),
+            )
+        }) else {
             return;
         };
-        loop {
-            let before = self.incumbent();
-            let removals = current.iter().map(|&s| (s, false));
-            let additions = candidates
+        current.extend(&self.always_open);
+        current.sort_unstable();
+        current.dedup();
+        let mut value = self.probe(&current);
+        'moves: loop {
+            let own: Vec<usize> = current
                 .iter()
-                .filter(|s| !current.contains(s))
-                .map(|&s| (s, true));
-            let moves: Vec<(usize, bool)> = additions.chain(removals).collect();
-            for (seller, add) in moves {
+                .copied()
+                .filter(|s| !self.always_open.contains(s))
+                .collect();
+            let outside = |list: &[usize]| -> Vec<usize> {
+                list.iter()
+                    .copied()
+                    .filter(|s| !current.contains(s))
+                    .collect()
+            };
+            let (candidates, preferred) = (outside(candidates), outside(preferred));
+            let removals = own.iter().map(|&s| (Some(s), None));
+            let additions = candidates.iter().map(|&s| (None, Some(s)));
+            let swaps = own
+                .iter()
+                .flat_map(|&r| preferred.iter().map(move |&a| (Some(r), Some(a))));
+            let moves: Vec<(Option<usize>, Option<usize>)> =
+                removals.chain(additions).chain(swaps).collect();
+            for (removed, added) in moves {
                 if self.limited || self.out_of_time() {
                     return;
                 }
-                let mut set: Vec<usize> =
-                    current.iter().copied().filter(|&s| s != seller).collect();
-                if add {
-                    set.push(seller);
-                }
+                let mut set: Vec<usize> = current
+                    .iter()
+                    .copied()
+                    .filter(|&s| Some(s) != removed)
+                    .chain(added)
+                    .collect();
+                set.sort_unstable();
                 if set.is_empty() {
                     continue;
                 }
-                self.solve_set(set, Purpose::Incumbent);
+                if let Some(found) = self.probe(&set)
+                    && value.is_none_or(|v| found > v + 1e-9 * v.abs().max(1.0))
+                {
+                    current = set;
+                    value = Some(found);
+                    continue 'moves;
+                }
             }
-            if self.incumbent() <= before {
-                return;
-            }
-            match sellers_of(&self.top) {
-                Some(next) if next != current => current = next,
-                _ => return,
-            }
+            return;
         }
+    }
+
+    /// The value (in the relaxation's units) of the best cart from the sellers `open`
+    /// (sorted, `always_open` among them) that a search of at most [`PROBE_NODES`] nodes
+    /// finds, without the bar of the best cart so far; that cart joins the best so far.
+    /// Each set is probed once.
+    fn probe(&mut self, open: &[usize]) -> Option<f64> {
+        if let Some(&value) = self.probed.get(open) {
+            return value;
+        }
+        let problem = self.open_set_problem(open);
+        let fewest = self.market.min_items.max(1);
+        let search = Search::new(problem, fewest)
+            .with_deadline(&self.market.deadline)
+            .with_node_cap(PROBE_NODES);
+        let mut top = TopK::new(1, Ranked::TotalScore, self.market.budget);
+        if search.run(CountRule::AtLeast(fewest), &mut top) {
+            // The set's best cart, exactly: the branch and bound need not solve it again.
+            self.solved.insert(open.to_vec());
+        } else if !search.capped() {
+            self.timed_out = true;
+        }
+        let best = top.into_entries().into_iter().next();
+        let value = best.as_ref().map(|e| self.value_of(e));
+        if let Some(entry) = best {
+            self.top.absorb(entry);
+        }
+        self.probed.insert(open.to_vec(), value);
+        value
     }
 
     /// Solves `open` with the sellers that are in every set.
@@ -379,12 +451,14 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
 
     /// The best cart so far in the relaxation's units.
     fn incumbent(&self) -> Option<f64> {
-        let best = self.top.best()?;
+        self.top.best().map(|best| self.value_of(best))
+    }
+
+    /// A cart's value in the relaxation's units.
+    fn value_of(&self, cart: &Entry) -> f64 {
         let budget = self.market.budget as f64;
-        Some(
-            best.score as f64 / SCORE_SCALE
-                + (budget - best.cost as f64) / (SCORE_SCALE * (budget + 1.0)),
-        )
+        cart.score as f64 / SCORE_SCALE
+            + (budget - cart.cost as f64) / (SCORE_SCALE * (budget + 1.0))
     }
 
     /// Solves exactly the best cart whose sellers are among `open` (sorted), once per set.
