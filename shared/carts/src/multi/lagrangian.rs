@@ -10,9 +10,9 @@
 //! cart, and fixing a seller open or closed only adds or drops its profit. With the best
 //! multipliers this bound equals the linear relaxation with `item <= seller open`
 //! constraints, which is within a fraction of a percent of the optimum on marketplace
-//! data. Subgradient steps find them in a few hundred cheap passes where the data is
-//! varied; where it ties everywhere they stall, and the linear programme's own duals
-//! ([`super::linear`]) take their place.
+//! data. Subgradient steps come close in a few hundred cheap passes where the data is
+//! varied; where it ties everywhere they stall well above it, and the linear programme's
+//! own duals ([`super::linear`]) give the bound instead.
 //!
 //! Everything here is floating point in normalised units (score units for values, budget
 //! fractions for costs). The bound only prunes, with a safety margin; carts are always

@@ -1,7 +1,8 @@
 //! The best cart across sellers, with shipping, for a cap on the number of sellers.
 //!
-//! Exact: a Lagrangian bound ([`lagrangian`]) ranks and prunes seller sets, and every set
-//! that could still win is solved exactly as a knapsack ([`seller_search`]). Scenarios
+//! Exact: a Lagrangian bound ([`lagrangian`]; where its steps stall, the linear
+//! relaxation's duals, [`linear`]) ranks and prunes seller sets, and every set that could
+//! still win is solved exactly as a knapsack ([`seller_search`]). Scenarios
 //! are solved from the smallest cap up, each seeded with the previous answer (a cart
 //! allowed under a smaller cap is allowed under a larger one) and the previous
 //! multipliers.

@@ -35,6 +35,8 @@ enum Purpose {
 const LINEAR_GAP: f64 = 2e-3;
 /// The relative gap above which the linear programme is solved before the local search.
 const LINEAR_GAP_EARLY: f64 = 2e-2;
+/// The fewest sellers for which the linear programme is worth solving.
+const LINEAR_MIN_SELLERS: usize = 3;
 /// How long the linear programme may take without a time budget.
 const LINEAR_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Passes without a better bound after which the step is halved.
@@ -100,9 +102,8 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             })
             .collect();
         self.always_open = free.clone();
-        let mut multipliers =
-            self.tighten(relaxation, warm.unwrap_or_else(|| relaxation.initial()));
-        let (mut at, mut order) = self.branching(relaxation, &multipliers, &free);
+        let multipliers = self.tighten(relaxation, warm.unwrap_or_else(|| relaxation.initial()));
+        let (at, order) = self.branching(relaxation, &multipliers, &free);
         // Where the steps stalled well above the best cart, the linear programme's duals
         // may do better: then the branching is planned again from them. Far above, before
         // the local search (which then starts from the programme's sellers); otherwise
@@ -111,31 +112,35 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         let mut start = None;
         // The sellers open at the linear programme's duals, once solved.
         let mut preferred = Vec::new();
+        let mut proof_bound = at.bound;
         for (gap, local) in [(LINEAR_GAP_EARLY, true), (LINEAR_GAP, false)] {
             if !linear_tried
                 && let Some(linear) = self.linear_multipliers(relaxation, at.bound, gap)
             {
                 linear_tried = true;
-                let bound = relaxation.evaluate(&linear, self.max_sellers).bound;
-                if bound < at.bound {
-                    multipliers = linear;
-                    (at, order) = self.branching(relaxation, &multipliers, &free);
-                    if !at.open.is_empty() && !self.market.deadline.stop(self.top.best().is_some())
-                    {
-                        self.solve_set(at.open.clone(), Purpose::Incumbent);
-                    }
-                    // Without its sellers' minimum orders, which are added back one
-                    // at a time: sets that must meet several at once rarely hold carts
-                    // the probes find.
-                    preferred = at.open.clone();
-                    start = Some(
-                        at.open
-                            .iter()
-                            .copied()
-                            .filter(|&s| self.market.sellers[s].min_order == 0)
-                            .collect(),
-                    );
+                // The programme's duals bound the carts at least as tightly as the steps'
+                // multipliers, but they are degenerate (many sellers' profits exactly
+                // zero) and rank the sellers poorly: the branching keeps the steps'
+                // multipliers; the proof and the local search take the programme's.
+                let at_linear = relaxation.evaluate(&linear, self.max_sellers);
+                proof_bound = proof_bound.min(at_linear.bound);
+                if !at_linear.open.is_empty()
+                    && !self.market.deadline.stop(self.top.best().is_some())
+                {
+                    self.solve_set(at_linear.open.clone(), Purpose::Incumbent);
                 }
+                // Without its sellers' minimum orders, which are added back one at a
+                // time: sets that must meet several at once rarely hold carts the probes
+                // find.
+                start = Some(
+                    at_linear
+                        .open
+                        .iter()
+                        .copied()
+                        .filter(|&s| self.market.sellers[s].min_order == 0)
+                        .collect(),
+                );
+                preferred = at_linear.open;
             }
             if local && unlimited {
                 if let Some(open) = start.take() {
@@ -168,7 +173,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         let best = self.top.into_entries().into_iter().next();
         let optimality = if limited {
             self.market
-                .optimality_at_limit(at.bound, best.as_ref().map(|e| e.score))
+                .optimality_at_limit(proof_bound, best.as_ref().map(|e| e.score))
         } else {
             Optimality::Proven
         };
@@ -269,7 +274,10 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         gap: f64,
     ) -> Option<Multipliers> {
         let incumbent = self.incumbent()?;
-        if bound - incumbent <= gap * incumbent.abs().max(1.0) {
+        // With a few sellers the branch and bound visits every set at once.
+        if relaxation.sellers() <= LINEAR_MIN_SELLERS
+            || bound - incumbent <= gap * incumbent.abs().max(1.0)
+        {
             return None;
         }
         let time_limit = match self.market.deadline.remaining() {
@@ -607,18 +615,8 @@ impl Market<'_> {
     /// `bound` (normalised units: score over [`SCORE_SCALE`] plus a cost term below one
     /// score unit) and the best score found.
     fn optimality_at_limit(&self, bound: f64, best_score: Option<i64>) -> Optimality {
-        // Every cart's score is a sum of offer scores, so a multiple of their gcd: the
-        // bound rounds down to the largest such multiple.
-        let step = self
-            .offers
-            .iter()
-            .fold(0_i64, |g, o| gcd(g, o.score.abs()))
-            .max(1);
-        let units = bound * SCORE_SCALE;
-        let steps = ((units + units.abs() * 1e-9 + 1e-6) / step as f64).floor();
-        let reachable = match steps {
-            s if s.is_finite() && s.abs() < (i64::MAX / step) as f64 => s as i64 * step,
-            _ => return Optimality::BestFound { score_bound: bound },
+        let Some(reachable) = self.reachable_score(bound) else {
+            return Optimality::BestFound { score_bound: bound };
         };
         match best_score {
             Some(score) if reachable <= score => Optimality::ScoreProven,
@@ -626,6 +624,22 @@ impl Market<'_> {
                 score_bound: reachable as f64 / SCORE_SCALE,
             },
         }
+    }
+}
+
+impl Market<'_> {
+    /// The highest score (in units) a cart may have under `bound` (normalised units):
+    /// every cart's score is a sum of offer scores, so a multiple of their gcd, and the
+    /// bound rounds down to the largest such multiple. None when out of range.
+    fn reachable_score(&self, bound: f64) -> Option<i64> {
+        let step = self
+            .offers
+            .iter()
+            .fold(0_i64, |g, o| gcd(g, o.score.abs()))
+            .max(1);
+        let units = bound * SCORE_SCALE;
+        let steps = ((units + units.abs() * 1e-9 + 1e-6) / step as f64).floor();
+        (steps.is_finite() && steps.abs() < (i64::MAX / step) as f64).then(|| steps as i64 * step)
     }
 }
 
