@@ -176,6 +176,32 @@ fn tied_sellers_holding_overlapping_releases_get_a_proven_score() {
 }
 
 #[test]
+fn the_cost_of_a_proven_score_is_proven_too() {
+    // 20 sellers at one price and shipping (10.00, 5.00 + 1.00) holding about half of 40
+    // releases each, every record worth 1.0, and a budget for 26 records from two
+    // sellers. The bound proves 26 records at once, but every set of sellers that can
+    // hold 26 ties on the score: the carts of that score are then bounded by their cost,
+    // which leaves only the sets that may hold a cart as cheap as the best.
+    let mut instance = ties(40, 20, 1_000);
+    for seller in &mut instance.sellers {
+        seller.shipping = Some(ShippingPolicy::new(eur(500), eur(100)));
+    }
+    let mut state: u64 = 2;
+    instance.listings.retain(|_| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        (state >> 33).is_multiple_of(2)
+    });
+    let criteria = CartCriteria::with_budget(eur(26 * 1_000 + 2 * 500 + 24 * 100 + 500));
+    let market = Market::prepare(&instance, &criteria, &budgeted()).unwrap();
+    let best = market.best_scenario(None);
+    let cart = best.cart.as_ref().expect("a cart");
+    assert_eq!(cart.item_count, 26);
+    assert_eq!(best.optimality, Optimality::Proven);
+}
+
+#[test]
 fn without_a_budget_small_shapes_are_proven_and_unchanged() {
     let instance = ties(12, 3, 1_000);
     let criteria = CartCriteria::with_budget(eur(6_000));

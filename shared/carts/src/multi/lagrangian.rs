@@ -43,6 +43,11 @@ pub(super) struct Relaxation {
     pub(super) minimum: Vec<f64>,
     pub(super) base: f64,
     pub(super) groups: usize,
+    /// Per offer: its score in score units. With `score_floor` (score units), carts must
+    /// reach that score: the relaxation then bounds the cost of the carts that do (see
+    /// [`Relaxation::for_cost`]).
+    pub(super) score: Vec<f64>,
+    pub(super) score_floor: Option<f64>,
 }
 
 /// The sellers and offers a cart worth more than the incumbent may still use.
@@ -64,6 +69,8 @@ pub(super) struct Multipliers {
     pub mu: Vec<f64>,
     /// Per seller; stays zero for sellers without a minimum order.
     pub rho: Vec<f64>,
+    /// For the score floor, if any.
+    pub sigma: f64,
 }
 
 pub(super) struct Evaluation {
@@ -133,7 +140,26 @@ impl Relaxation {
                 .collect(),
             base: budget / per_value,
             groups: market.group_count,
+            score: market
+                .offers
+                .iter()
+                .map(|o| o.score as f64 / SCORE_SCALE)
+                .collect(),
+            score_floor: None,
         }
+    }
+
+    /// The relaxation of "the cheapest cart with a score of at least `floor` (units)":
+    /// the value of a cart is minus its cost as a fraction of the budget. Dualising the
+    /// floor too (multiplier `sigma`) prices each score unit, so the bound is again the
+    /// floor plus the best sellers' profits, now on how little such a cart can cost.
+    pub fn for_cost(market: &Market<'_>, floor: i64) -> Self {
+        let mut relaxation = Self::new(market);
+        relaxation.value = relaxation.cost.iter().map(|c| -c).collect();
+        relaxation.fixed_value = relaxation.fixed_cost.clone();
+        relaxation.base = 0.0;
+        relaxation.score_floor = Some(floor as f64 / SCORE_SCALE);
+        relaxation
     }
 
     pub fn sellers(&self) -> usize {
@@ -166,12 +192,15 @@ impl Relaxation {
             lambda,
             mu: vec![0.0; self.groups],
             rho: vec![0.0; self.sellers()],
+            sigma: 0.0,
         }
     }
 
     /// What offer `o` of `cell` adds to its seller's profit.
     fn gain(&self, cell: &Cell, o: usize, m: &Multipliers) -> f64 {
-        self.value[o] - m.lambda * self.cost[o] + m.rho[cell.seller] * self.price[o]
+        self.value[o] - m.lambda * self.cost[o]
+            + m.rho[cell.seller] * self.price[o]
+            + m.sigma * self.score[o]
             - m.mu[cell.group]
     }
 
@@ -190,11 +219,12 @@ impl Relaxation {
     /// Whether the multipliers are usable: finite and none negative.
     pub fn valid(m: &Multipliers) -> bool {
         let ok = |v: f64| v.is_finite() && v >= 0.0;
-        ok(m.lambda) && m.mu.iter().all(|&v| ok(v)) && m.rho.iter().all(|&v| ok(v))
+        ok(m.lambda) && ok(m.sigma) && m.mu.iter().all(|&v| ok(v)) && m.rho.iter().all(|&v| ok(v))
     }
 
     pub fn evaluate(&self, m: &Multipliers, max_sellers: usize) -> Evaluation {
-        let floor = self.base + m.lambda + m.mu.iter().sum::<f64>();
+        let floor = self.base + m.lambda + m.mu.iter().sum::<f64>()
+            - m.sigma * self.score_floor.unwrap_or(0.0);
         let profit: Vec<f64> = (0..self.sellers())
             .map(|s| {
                 let gains: f64 = self.seller_cells[s]
@@ -260,6 +290,7 @@ impl Relaxation {
         let mut group_slack = vec![1.0; self.groups];
         // A closed seller meets its minimum (nothing ordered); an open one by its items.
         let mut order_slack = vec![0.0; self.sellers()];
+        let mut score_slack = -self.score_floor.unwrap_or(0.0);
         for &s in &at.open {
             budget_slack -= self.fixed_cost[s];
             order_slack[s] = -self.minimum[s];
@@ -270,6 +301,7 @@ impl Relaxation {
                     budget_slack -= self.cost[offer];
                     group_slack[cell.group] -= 1.0;
                     order_slack[s] += self.price[offer];
+                    score_slack += self.score[offer];
                 }
             }
         }
@@ -294,6 +326,10 @@ impl Relaxation {
                 norm += slack * slack;
             }
         }
+        let sigma_moves = self.score_floor.is_some() && !(m.sigma <= 0.0 && score_slack > 0.0);
+        if sigma_moves {
+            norm += score_slack * score_slack;
+        }
         if norm <= 0.0 {
             return;
         }
@@ -308,6 +344,9 @@ impl Relaxation {
             if order_moves[s] {
                 m.rho[s] = (m.rho[s] - t * slack).max(0.0);
             }
+        }
+        if sigma_moves {
+            m.sigma = (m.sigma - t * score_slack).max(0.0);
         }
     }
 }

@@ -15,6 +15,7 @@
 //!            sum cost_o x_o + sum fixed_cost_s y_s <= 1     the budget     (lambda)
 //!            minimum_s y_s - sum_{o of s} price_o x_o <= 0  per minimum    (rho_s)
 //!            sum y_s <= max_sellers                         when it binds
+//!            sum score_o x_o >= score_floor                 with a floor   (sigma)
 //!            sum_{o in cell} x_o <= y_s                     per seller and group
 //! ```
 
@@ -49,6 +50,7 @@ pub(super) fn optimal_multipliers(
         order_of[s] = Some(order_row + k);
     }
     let cap_row = (max_sellers < sellers).then(|| rows.add(1));
+    let score_row = relaxation.score_floor.map(|_| rows.add(1));
     let cell_row = rows.add(relaxation.cells.len());
     let open_at_most_once = rows.add(sellers);
     let nonnegative = rows.add(offers + sellers);
@@ -62,6 +64,9 @@ pub(super) fn optimal_multipliers(
                 rows.push(row, o, -relaxation.price[o]);
             }
             rows.push(cell_row + c, o, 1.0);
+            if let Some(row) = score_row {
+                rows.push(row, o, -relaxation.score[o]);
+            }
         }
         rows.push(cell_row + c, y(cell.seller), -1.0);
     }
@@ -83,6 +88,9 @@ pub(super) fn optimal_multipliers(
     b[budget_row] = 1.0;
     if let Some(row) = cap_row {
         b[row] = max_sellers as f64;
+    }
+    if let (Some(row), Some(floor)) = (score_row, relaxation.score_floor) {
+        b[row] = -floor;
     }
     b[open_at_most_once..open_at_most_once + sellers].fill(1.0);
 
@@ -122,6 +130,7 @@ pub(super) fn optimal_multipliers(
         lambda: dual(budget_row),
         mu: (0..groups).map(|g| dual(group_row + g)).collect(),
         rho,
+        sigma: score_row.map_or(0.0, dual),
     };
     Relaxation::valid(&multipliers).then_some(multipliers)
 }

@@ -61,6 +61,8 @@ pub(super) struct SellerSearch<'m, 'a> {
     limited: bool,
     /// The time budget ran out before every set that might hold a better cart was solved.
     timed_out: bool,
+    /// The best bound on the carts (normalised units) the multipliers gave.
+    proof_bound: f64,
 }
 
 impl<'m, 'a> SellerSearch<'m, 'a> {
@@ -80,6 +82,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             limit: market.options.seller_sets_limit.max(1) as usize,
             limited: false,
             timed_out: false,
+            proof_bound: f64::INFINITY,
         }
     }
 
@@ -112,7 +115,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         let mut start = None;
         // The sellers open at the linear programme's duals, once solved.
         let mut preferred = Vec::new();
-        let mut proof_bound = at.bound;
+        self.proof_bound = at.bound;
         for (gap, local) in [(LINEAR_GAP_EARLY, true), (LINEAR_GAP, false)] {
             if !linear_tried
                 && let Some(linear) = self.linear_multipliers(relaxation, at.bound, gap)
@@ -123,7 +126,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 // zero) and rank the sellers poorly: the branching keeps the steps'
                 // multipliers; the proof and the local search take the programme's.
                 let at_linear = relaxation.evaluate(&linear, self.max_sellers);
-                proof_bound = proof_bound.min(at_linear.bound);
+                self.proof_bound = self.proof_bound.min(at_linear.bound);
                 if !at_linear.open.is_empty()
                     && !self.market.deadline.stop(self.top.best().is_some())
                 {
@@ -155,14 +158,17 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 .iter()
                 .map(|&s| at.profit[s].max(0.0))
                 .sum::<f64>();
-        let ranking = Ranking::new(order, &at.profit, floor);
+        let mut ranking = Ranking::new(order, &at.profit, floor);
+        // With the best score proven at the root, only a cheaper cart of that score can
+        // be better: sets are also pruned by what such a cart may cost in them.
+        ranking.by_cost = self.cost_bound(&ranking.order);
         // Sets of at most 1, 2, 4, ... sellers first: where many sellers tie, a cart from
         // few of them (fewer per-order charges) is found before the search goes deep.
         // Sets already solved are not solved again.
         let mut most = 1;
         loop {
             let most_now = most.min(self.max_sellers);
-            self.extend(&ranking, 0, &mut Vec::new(), 0.0, most_now);
+            self.extend(&ranking, 0, &mut Vec::new(), (0.0, 0.0), most_now);
             if most_now >= self.max_sellers || self.limited || self.timed_out {
                 break;
             }
@@ -173,11 +179,45 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         let best = self.top.into_entries().into_iter().next();
         let optimality = if limited {
             self.market
-                .optimality_at_limit(proof_bound, best.as_ref().map(|e| e.score))
+                .optimality_at_limit(self.proof_bound, best.as_ref().map(|e| e.score))
         } else {
             Optimality::Proven
         };
         (best, multipliers, optimality, timed_out)
+    }
+
+    /// Where the bound proves the best cart's score, the bound on the cost of the carts
+    /// of that score ([`Relaxation::for_cost`], at the linear programme's duals) for the
+    /// sellers of `order`, in that order.
+    fn cost_bound(&self, order: &[usize]) -> Option<CostBound> {
+        let best = self.top.best()?;
+        let proven = self
+            .market
+            .reachable_score(self.proof_bound)
+            .is_some_and(|r| r <= best.score);
+        if !proven || self.limited || self.timed_out {
+            return None;
+        }
+        let time_limit = match self.market.deadline.remaining() {
+            Some(left) => left / 2,
+            None => LINEAR_TIME_LIMIT,
+        };
+        let relaxation = Relaxation::for_cost(self.market, best.score);
+        let multipliers =
+            super::linear::optimal_multipliers(&relaxation, self.max_sellers, time_limit)?;
+        let at = relaxation.evaluate(&multipliers, self.max_sellers);
+        // The sellers in every set are open: their profits count whatever their sign.
+        let floor = at.floor + self.always_open.iter().map(|&s| at.profit[s]).sum::<f64>();
+        let profits: Vec<f64> = order.iter().map(|&s| at.profit[s]).collect();
+        let mut positive_after = vec![0.0; profits.len() + 1];
+        for i in (0..profits.len()).rev() {
+            positive_after[i] = positive_after[i + 1] + profits[i].max(0.0);
+        }
+        Some(CostBound {
+            profits,
+            positive_after,
+            floor,
+        })
     }
 
     /// The bound at `multipliers`, and the sellers to branch on, best profit first. Sets
@@ -407,14 +447,17 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         ranking: &Ranking,
         from: usize,
         open: &mut Vec<usize>,
-        open_profit: f64,
+        (open_profit, open_cost): (f64, f64),
         most: usize,
     ) {
         if self.limited || self.timed_out {
             return;
         }
         let has_sellers = !open.is_empty() || !self.always_open.is_empty();
-        if has_sellers && self.promising(ranking.floor + open_profit) {
+        if has_sellers
+            && self.promising(ranking.floor + open_profit)
+            && self.no_dearer_possible(ranking, open_cost)
+        {
             if self.out_of_time() {
                 return;
             }
@@ -434,8 +477,23 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             if !self.promising(bound) || self.out_of_time() {
                 break;
             }
+            // The cost bound is not in ranking order: a failure skips this seller only.
+            let cost = ranking.by_cost.as_ref().map_or(0.0, |c| c.profits[i]);
+            let rest = ranking
+                .by_cost
+                .as_ref()
+                .map_or(0.0, |c| c.positive_after[i + 1]);
+            if !self.no_dearer_possible(ranking, open_cost + cost + rest) {
+                continue;
+            }
             open.push(ranking.order[i]);
-            self.extend(ranking, i + 1, open, open_profit + profit, most);
+            self.extend(
+                ranking,
+                i + 1,
+                open,
+                (open_profit + profit, open_cost + cost),
+                most,
+            );
             open.pop();
         }
     }
@@ -455,6 +513,17 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
 
     fn promising(&self, bound: f64) -> bool {
         self.incumbent().is_none_or(|v| beats(bound, v))
+    }
+
+    /// Whether the cost bound with sellers of `profit` open (minus the cost as a fraction
+    /// of the budget, for carts of the best score) leaves room for a cart no dearer than
+    /// the best (at equal cost the listing ids decide); true without a cost bound.
+    fn no_dearer_possible(&self, ranking: &Ranking, profit: f64) -> bool {
+        let (Some(by_cost), Some(best)) = (&ranking.by_cost, self.top.best()) else {
+            return true;
+        };
+        let as_dear = -(best.cost as f64) / self.market.budget as f64;
+        by_cost.floor + profit + 1e-9 >= as_dear
     }
 
     /// The best cart so far in the relaxation's units.
@@ -574,6 +643,18 @@ struct Ranking {
     positive_prefix: Vec<f64>,
     /// The bound with no branched seller open.
     floor: f64,
+    /// Once the best score is proven, the bound on how little a cart of that score costs.
+    by_cost: Option<CostBound>,
+}
+
+/// Minus the cost (as a fraction of the budget) a cart of the best score may have at
+/// least: `floor` plus the profits of the open sellers of the ranking.
+struct CostBound {
+    /// In ranking order.
+    profits: Vec<f64>,
+    /// From each position on, the sum of the positive profits.
+    positive_after: Vec<f64>,
+    floor: f64,
 }
 
 impl Ranking {
@@ -588,6 +669,7 @@ impl Ranking {
             profits,
             positive_prefix,
             floor,
+            by_cost: None,
         }
     }
 
