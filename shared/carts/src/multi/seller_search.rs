@@ -35,6 +35,9 @@ enum Purpose {
 const LINEAR_GAP: f64 = 2e-3;
 /// The relative gap above which the linear programme is solved before the local search.
 const LINEAR_GAP_EARLY: f64 = 2e-2;
+/// Sets solved, at most, to find the smallest listing ids among carts that tie with the
+/// proven best on score and cost.
+const TIE_SETS: usize = 1024;
 /// The fewest sellers for which the linear programme is worth solving.
 const LINEAR_MIN_SELLERS: usize = 3;
 /// How long the linear programme may take without a time budget.
@@ -61,8 +64,16 @@ pub(super) struct SellerSearch<'m, 'a> {
     limited: bool,
     /// The time budget ran out before every set that might hold a better cart was solved.
     timed_out: bool,
-    /// The best bound on the carts (normalised units) the multipliers gave.
+    /// The best bound on the carts (normalised units) the multipliers gave, and the best
+    /// score it allows.
     proof_bound: f64,
+    proof_reachable: Option<i64>,
+    /// Whether sets that may only hold carts as cheap as the best (of its score) are
+    /// visited: false while the cost bound proves the best cost (see `run`).
+    ties: bool,
+    /// See [`SellerSearch::bound_the_cost`].
+    by_cost: Option<CostBound>,
+    cost_tried: bool,
 }
 
 impl<'m, 'a> SellerSearch<'m, 'a> {
@@ -83,6 +94,10 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             limited: false,
             timed_out: false,
             proof_bound: f64::INFINITY,
+            proof_reachable: None,
+            ties: true,
+            by_cost: None,
+            cost_tried: false,
         }
     }
 
@@ -108,14 +123,15 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         let multipliers = self.tighten(relaxation, warm.unwrap_or_else(|| relaxation.initial()));
         let (at, order) = self.branching(relaxation, &multipliers, &free);
         // Where the steps stalled well above the best cart, the linear programme's duals
-        // may do better: then the branching is planned again from them. Far above, before
-        // the local search (which then starts from the programme's sellers); otherwise
-        // only if the local search leaves a gap.
+        // may bound it better. Far above, they are solved before the local search (which
+        // then starts from the programme's sellers); otherwise only if the local search
+        // leaves a gap.
         let mut linear_tried = false;
         let mut start = None;
         // The sellers open at the linear programme's duals, once solved.
         let mut preferred = Vec::new();
         self.proof_bound = at.bound;
+        self.proof_reachable = self.market.reachable_score(self.proof_bound);
         for (gap, local) in [(LINEAR_GAP_EARLY, true), (LINEAR_GAP, false)] {
             if !linear_tried
                 && let Some(linear) = self.linear_multipliers(relaxation, at.bound, gap)
@@ -127,6 +143,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 // multipliers; the proof and the local search take the programme's.
                 let at_linear = relaxation.evaluate(&linear, self.max_sellers);
                 self.proof_bound = self.proof_bound.min(at_linear.bound);
+                self.proof_reachable = self.market.reachable_score(self.proof_bound);
                 if !at_linear.open.is_empty()
                     && !self.market.deadline.stop(self.top.best().is_some())
                 {
@@ -158,24 +175,22 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 .iter()
                 .map(|&s| at.profit[s].max(0.0))
                 .sum::<f64>();
-        let mut ranking = Ranking::new(order, &at.profit, floor);
-        // With the best score proven at the root, only a cheaper cart of that score can
-        // be better: sets are also pruned by what such a cart may cost in them.
-        ranking.by_cost = self.cost_bound(&ranking.order);
-        // Sets of at most 1, 2, 4, ... sellers first: where many sellers tie, a cart from
-        // few of them (fewer per-order charges) is found before the search goes deep.
-        // Sets already solved are not solved again.
-        let mut most = 1;
-        loop {
-            let most_now = most.min(self.max_sellers);
-            self.extend(&ranking, 0, &mut Vec::new(), (0.0, 0.0), most_now);
-            if most_now >= self.max_sellers || self.limited || self.timed_out {
-                break;
-            }
-            most *= 2;
-        }
+        let ranking = Ranking::new(order, &at.profit, floor);
+        self.visit_sets(&ranking);
         let timed_out = self.timed_out;
         let limited = self.limited || timed_out;
+        if self.by_cost.is_some() && !limited {
+            // No cart is better: of the carts that tie with it on score and cost, the one
+            // with the smallest listing ids is looked for in the sets that may hold one,
+            // within [`TIE_SETS`] sets and the time left. Cutting this short proves no less.
+            self.ties = true;
+            let limit = self.limit;
+            self.limit = limit.min(self.solved.len().saturating_add(TIE_SETS));
+            self.visit_sets(&ranking);
+            self.limit = limit;
+            self.limited = false;
+            self.timed_out = false;
+        }
         let best = self.top.into_entries().into_iter().next();
         let optimality = if limited {
             self.market
@@ -186,35 +201,60 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         (best, multipliers, optimality, timed_out)
     }
 
-    /// Where the bound proves the best cart's score, the bound on the cost of the carts
-    /// of that score ([`Relaxation::for_cost`], at the linear programme's duals) for the
-    /// sellers of `order`, in that order.
-    fn cost_bound(&self, order: &[usize]) -> Option<CostBound> {
-        let best = self.top.best()?;
-        let proven = self
-            .market
-            .reachable_score(self.proof_bound)
-            .is_some_and(|r| r <= best.score);
-        if !proven || self.limited || self.timed_out {
-            return None;
+    /// Visits the sets of `ranking` that may hold a better cart: those of at most 1, 2, 4,
+    /// ... sellers first (where many sellers tie, a cart from few of them, with fewer
+    /// per-order charges, is found before the search goes deep). Sets already solved are
+    /// not solved again.
+    fn visit_sets(&mut self, ranking: &Ranking) {
+        let mut most = 1;
+        loop {
+            let most_now = most.min(self.max_sellers);
+            self.bound_the_cost(ranking);
+            self.extend(ranking, 0, &mut Vec::new(), 0.0, most_now);
+            if most_now >= self.max_sellers || self.limited || self.timed_out {
+                break;
+            }
+            most *= 2;
         }
+    }
+
+    /// Once the best cart's score is proven (the bound rounds down to it), only a cheaper
+    /// cart of that score can be better: from then on sets are also pruned by what such a
+    /// cart may cost in them (see [`CostBound`]), and ties on the cost are left for later
+    /// (see `run`). Tried once.
+    fn bound_the_cost(&mut self, ranking: &Ranking) {
+        if self.cost_tried {
+            return;
+        }
+        let Some(best) = self.top.best() else {
+            return;
+        };
+        if self.proof_reachable.is_some_and(|r| r <= best.score) {
+            self.cost_tried = true;
+            self.by_cost = self.cost_bound(best.score, &ranking.order);
+            self.ties = self.by_cost.is_none();
+        }
+    }
+
+    /// The bound on the cost of the carts of at least `score` ([`Relaxation::for_cost`],
+    /// at the linear programme's duals), with the branching sellers in `order`.
+    fn cost_bound(&self, score: i64, order: &[usize]) -> Option<CostBound> {
         let time_limit = match self.market.deadline.remaining() {
             Some(left) => left / 2,
             None => LINEAR_TIME_LIMIT,
         };
-        let relaxation = Relaxation::for_cost(self.market, best.score);
+        let relaxation = Relaxation::for_cost(self.market, score);
         let multipliers =
             super::linear::optimal_multipliers(&relaxation, self.max_sellers, time_limit)?;
         let at = relaxation.evaluate(&multipliers, self.max_sellers);
         // The sellers in every set are open: their profits count whatever their sign.
         let floor = at.floor + self.always_open.iter().map(|&s| at.profit[s]).sum::<f64>();
-        let profits: Vec<f64> = order.iter().map(|&s| at.profit[s]).collect();
-        let mut positive_after = vec![0.0; profits.len() + 1];
-        for i in (0..profits.len()).rev() {
-            positive_after[i] = positive_after[i + 1] + profits[i].max(0.0);
+        let mut positive_after = vec![0.0; order.len() + 1];
+        for (i, &s) in order.iter().enumerate().rev() {
+            positive_after[i] = positive_after[i + 1] + at.profit[s].max(0.0);
         }
         Some(CostBound {
-            profits,
+            profit: at.profit,
             positive_after,
             floor,
         })
@@ -447,7 +487,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         ranking: &Ranking,
         from: usize,
         open: &mut Vec<usize>,
-        (open_profit, open_cost): (f64, f64),
+        open_profit: f64,
         most: usize,
     ) {
         if self.limited || self.timed_out {
@@ -456,13 +496,14 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         let has_sellers = !open.is_empty() || !self.always_open.is_empty();
         if has_sellers
             && self.promising(ranking.floor + open_profit)
-            && self.no_dearer_possible(ranking, open_cost)
+            && self.cost_possible(open, None)
         {
             if self.out_of_time() {
                 return;
             }
             let sellers: Vec<usize> = open.iter().chain(&self.always_open).copied().collect();
             self.solve_set(sellers, Purpose::Prove);
+            self.bound_the_cost(ranking);
         }
         if open.len() >= most {
             return;
@@ -478,22 +519,10 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 break;
             }
             // The cost bound is not in ranking order: a failure skips this seller only.
-            let cost = ranking.by_cost.as_ref().map_or(0.0, |c| c.profits[i]);
-            let rest = ranking
-                .by_cost
-                .as_ref()
-                .map_or(0.0, |c| c.positive_after[i + 1]);
-            if !self.no_dearer_possible(ranking, open_cost + cost + rest) {
-                continue;
-            }
             open.push(ranking.order[i]);
-            self.extend(
-                ranking,
-                i + 1,
-                open,
-                (open_profit + profit, open_cost + cost),
-                most,
-            );
+            if self.cost_possible(open, Some(i + 1)) {
+                self.extend(ranking, i + 1, open, open_profit + profit, most);
+            }
             open.pop();
         }
     }
@@ -515,15 +544,19 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         self.incumbent().is_none_or(|v| beats(bound, v))
     }
 
-    /// Whether the cost bound with sellers of `profit` open (minus the cost as a fraction
-    /// of the budget, for carts of the best score) leaves room for a cart no dearer than
-    /// the best (at equal cost the listing ids decide); true without a cost bound.
-    fn no_dearer_possible(&self, ranking: &Ranking, profit: f64) -> bool {
-        let (Some(by_cost), Some(best)) = (&ranking.by_cost, self.top.best()) else {
+    /// Whether the cost bound with the sellers `open` (and with `then_from`, any of the
+    /// ranking's from that position on) leaves room for a cart of the best score cheaper
+    /// than the best, or with `ties` as cheap (then the listing ids decide); true without
+    /// a cost bound.
+    fn cost_possible(&self, open: &[usize], then_from: Option<usize>) -> bool {
+        let (Some(by_cost), Some(best)) = (&self.by_cost, self.top.best()) else {
             return true;
         };
-        let as_dear = -(best.cost as f64) / self.market.budget as f64;
-        by_cost.floor + profit + 1e-9 >= as_dear
+        let profit = open.iter().map(|&s| by_cost.profit[s]).sum::<f64>()
+            + then_from.map_or(0.0, |i| by_cost.positive_after[i]);
+        // Costs are whole minor units: cheaper is at least one unit cheaper.
+        let cost = if self.ties { best.cost } else { best.cost - 1 };
+        by_cost.floor + profit + 1e-9 >= -(cost as f64) / self.market.budget as f64
     }
 
     /// The best cart so far in the relaxation's units.
@@ -643,16 +676,14 @@ struct Ranking {
     positive_prefix: Vec<f64>,
     /// The bound with no branched seller open.
     floor: f64,
-    /// Once the best score is proven, the bound on how little a cart of that score costs.
-    by_cost: Option<CostBound>,
 }
 
-/// Minus the cost (as a fraction of the budget) a cart of the best score may have at
-/// least: `floor` plus the profits of the open sellers of the ranking.
+/// How little a cart of the best score may cost with a set of sellers: minus the cost (as
+/// a fraction of the budget) is at most `floor` plus the set's profits.
 struct CostBound {
-    /// In ranking order.
-    profits: Vec<f64>,
-    /// From each position on, the sum of the positive profits.
+    /// Per seller.
+    profit: Vec<f64>,
+    /// From each position of the ranking on, the sum of the positive profits.
     positive_after: Vec<f64>,
     floor: f64,
 }
@@ -669,7 +700,6 @@ impl Ranking {
             profits,
             positive_prefix,
             floor,
-            by_cost: None,
         }
     }
 
