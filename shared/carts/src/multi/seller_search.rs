@@ -15,7 +15,7 @@ use crate::{Market, Optimality};
 const SUBGRADIENT_PASSES: usize = 3000;
 /// Nodes a search for an incumbent may visit: a set that takes longer is left to the
 /// branch and bound, which solves it whole if it can still hold a better cart.
-const INCUMBENT_NODES: u64 = 1 << 12;
+const INCUMBENT_NODES: u64 = 1 << 16;
 /// Nodes the local search spends on each set it probes: a few milliseconds, enough to
 /// find most sets' best carts (below the point where the exact table is built).
 const PROBE_NODES: u64 = 1 << 12;
@@ -38,8 +38,9 @@ const LINEAR_GAP_EARLY: f64 = 2e-2;
 /// Sets solved, at most, to find the smallest listing ids among carts that tie with the
 /// proven best on score and cost.
 const TIE_SETS: usize = 1024;
-/// The fewest sellers for which the linear programme is worth solving.
-const LINEAR_MIN_SELLERS: usize = 3;
+/// With this many sellers or fewer the branch and bound visits every set at once: no
+/// linear programme, local search or cost bound is worth its set-up.
+const FEW_SELLERS: usize = 3;
 /// How long the linear programme may take without a time budget.
 const LINEAR_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Passes without a better bound after which the step is halved.
@@ -162,7 +163,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 );
                 preferred = at_linear.open;
             }
-            if local && unlimited {
+            if local && unlimited && relaxation.sellers() > FEW_SELLERS {
                 if let Some(open) = start.take() {
                     self.improve_locally(&order, &preferred, Some(open));
                 }
@@ -223,7 +224,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     /// cart may cost in them (see [`CostBound`]), and ties on the cost are left for later
     /// (see `run`). Tried once.
     fn bound_the_cost(&mut self, ranking: &Ranking) {
-        if self.cost_tried {
+        if self.cost_tried || self.market.sellers.len() <= FEW_SELLERS {
             return;
         }
         let Some(best) = self.top.best() else {
@@ -354,8 +355,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         gap: f64,
     ) -> Option<Multipliers> {
         let incumbent = self.incumbent()?;
-        // With a few sellers the branch and bound visits every set at once.
-        if relaxation.sellers() <= LINEAR_MIN_SELLERS
+        if relaxation.sellers() <= FEW_SELLERS
             || bound - incumbent <= gap * incumbent.abs().max(1.0)
         {
             return None;
