@@ -33,6 +33,12 @@ enum Purpose {
 /// programme is solved for better multipliers: below it the branch and bound usually
 /// closes the gap faster than the programme is solved.
 const LINEAR_GAP: f64 = 2e-3;
+/// The most score steps between the steps' bound and the best cart for which the linear
+/// programme is solved to prove the score (see `linear_multipliers`).
+const LINEAR_STEPS: i64 = 2;
+/// Sets the branch and bound solves before it bounds the cost of a proven score: most
+/// searches end sooner, and then the programme is not worth solving.
+const COST_AFTER_SETS: usize = 64;
 /// The relative gap above which the linear programme is solved before the local search.
 const LINEAR_GAP_EARLY: f64 = 2e-2;
 /// Sets solved, at most, to find the smallest listing ids among carts that tie with the
@@ -135,7 +141,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         self.proof_reachable = self.market.reachable_score(self.proof_bound);
         for (gap, local) in [(LINEAR_GAP_EARLY, true), (LINEAR_GAP, false)] {
             if !linear_tried
-                && let Some(linear) = self.linear_multipliers(relaxation, at.bound, gap)
+                && let Some(linear) = self.linear_multipliers(relaxation, at.bound, gap, local)
             {
                 linear_tried = true;
                 // The programme's duals bound the carts at least as tightly as the steps'
@@ -224,7 +230,11 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     /// cart may cost in them (see [`CostBound`]), and ties on the cost are left for later
     /// (see `run`). Tried once.
     fn bound_the_cost(&mut self, ranking: &Ranking) {
-        if self.cost_tried || self.market.sellers.len() <= FEW_SELLERS {
+        if self.cost_tried
+            || self.market.sellers.len() <= FEW_SELLERS
+            || self.max_sellers <= 1
+            || self.solved.len() < COST_AFTER_SETS
+        {
             return;
         }
         let Some(best) = self.top.best() else {
@@ -353,11 +363,26 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         relaxation: &Relaxation,
         bound: f64,
         gap: f64,
+        for_start: bool,
     ) -> Option<Multipliers> {
         let incumbent = self.incumbent()?;
+        let best = self.top.best()?.score;
         if relaxation.sellers() <= FEW_SELLERS
+            || self.max_sellers <= 1
             || bound - incumbent <= gap * incumbent.abs().max(1.0)
         {
+            return None;
+        }
+        // Worth it where the programme's bound may prove the score (it lies within a few
+        // score steps, which rounding may close), or for the local search's start where
+        // minimum orders make good sets hard to find.
+        let step = self.market.score_step();
+        let steps_above = self
+            .market
+            .reachable_score(bound)
+            .map_or(i64::MAX, |r| (r - best) / step);
+        let minimums = self.market.sellers.iter().any(|s| s.min_order > 0);
+        if steps_above > LINEAR_STEPS && !(for_start && minimums) {
             return None;
         }
         let time_limit = match self.market.deadline.remaining() {
@@ -740,15 +765,19 @@ impl Market<'_> {
 }
 
 impl Market<'_> {
+    /// The gcd of the offers' scores (units): every cart's score is a multiple of it.
+    fn score_step(&self) -> i64 {
+        self.offers
+            .iter()
+            .fold(0_i64, |g, o| gcd(g, o.score.abs()))
+            .max(1)
+    }
+
     /// The highest score (in units) a cart may have under `bound` (normalised units):
     /// every cart's score is a sum of offer scores, so a multiple of their gcd, and the
     /// bound rounds down to the largest such multiple. None when out of range.
     fn reachable_score(&self, bound: f64) -> Option<i64> {
-        let step = self
-            .offers
-            .iter()
-            .fold(0_i64, |g, o| gcd(g, o.score.abs()))
-            .max(1);
+        let step = self.score_step();
         let units = bound * SCORE_SCALE;
         let steps = ((units + units.abs() * 1e-9 + 1e-6) / step as f64).floor();
         (steps.is_finite() && steps.abs() < (i64::MAX / step) as f64).then(|| steps as i64 * step)
