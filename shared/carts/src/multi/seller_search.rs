@@ -396,9 +396,10 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     }
 
     /// Local search for a better incumbent before the branch and bound: from `start` (or
-    /// the sellers of the best cart), moves to the first set whose best cart is better
-    /// than the current set's, until none is: one seller of `candidates` more, one of its
-    /// own fewer, or one of its own swapped for one of `preferred`. The sets' carts are
+    /// the sellers of the best cart), moves to the neighbouring set whose best cart is the
+    /// best, if it is better than the current set's, until none is. Neighbours are one
+    /// seller of `candidates` more, one of its own fewer, or one of its own swapped for
+    /// one of `preferred`. The sets' carts are
     /// probed ([`PROBE_NODES`]); every cart met counts as an incumbent.
     fn improve_locally(
         &mut self,
@@ -442,6 +443,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 .flat_map(|&r| preferred.iter().map(move |&a| (Some(r), Some(a))));
             let moves: Vec<(Option<usize>, Option<usize>)> =
                 removals.chain(additions).chain(swaps).collect();
+            let mut best: Option<(Vec<usize>, f64)> = None;
             for (removed, added) in moves {
                 if self.limited || self.out_of_time() {
                     return;
@@ -456,13 +458,17 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 if set.is_empty() {
                     continue;
                 }
+                let bar = best.as_ref().map(|b| b.1).or(value);
                 if let Some(found) = self.probe(&set)
-                    && value.is_none_or(|v| found > v + 1e-9 * v.abs().max(1.0))
+                    && bar.is_none_or(|v| found > v + 1e-9 * v.abs().max(1.0))
                 {
-                    current = set;
-                    value = Some(found);
-                    continue 'moves;
+                    best = Some((set, found));
                 }
+            }
+            if let Some((set, found)) = best {
+                current = set;
+                value = Some(found);
+                continue 'moves;
             }
             return;
         }
