@@ -41,6 +41,8 @@ pub(super) struct Relaxation {
     pub(super) fixed_value: Vec<f64>,
     pub(super) fixed_cost: Vec<f64>,
     pub(super) minimum: Vec<f64>,
+    /// The sellers with a minimum order.
+    pub(super) ordering: Vec<usize>,
     pub(super) base: f64,
     pub(super) groups: usize,
     /// Per offer: its score in score units. With `score_floor` (score units), carts must
@@ -137,6 +139,9 @@ impl Relaxation {
                 .sellers
                 .iter()
                 .map(|s| s.min_order as f64 / budget)
+                .collect(),
+            ordering: (0..market.sellers.len())
+                .filter(|&s| market.sellers[s].min_order > 0)
                 .collect(),
             base: budget / per_value,
             groups: market.group_count,
@@ -289,26 +294,32 @@ impl Relaxation {
         let mut budget_slack = 1.0;
         let mut group_slack = vec![1.0; self.groups];
         // A closed seller meets its minimum (nothing ordered); an open one by its items.
-        let mut order_slack = vec![0.0; self.sellers()];
+        // Only sellers with a minimum order have a multiplier (none: nothing allocated).
+        let mut order_slack = if self.ordering.is_empty() {
+            Vec::new()
+        } else {
+            vec![0.0; self.sellers()]
+        };
         let mut score_slack = -self.score_floor.unwrap_or(0.0);
         for &s in &at.open {
             budget_slack -= self.fixed_cost[s];
-            order_slack[s] = -self.minimum[s];
+            if let Some(slack) = order_slack.get_mut(s) {
+                *slack = -self.minimum[s];
+            }
             for c in self.seller_cells[s].clone() {
                 let cell = &self.cells[c];
                 let (gain, offer) = self.cell_gain(cell, m);
                 if gain > 0.0 {
                     budget_slack -= self.cost[offer];
                     group_slack[cell.group] -= 1.0;
-                    order_slack[s] += self.price[offer];
+                    if let Some(slack) = order_slack.get_mut(s) {
+                        *slack += self.price[offer];
+                    }
                     score_slack += self.score[offer];
                 }
             }
         }
-        // Only sellers with a minimum order have a multiplier.
-        let order_moves: Vec<bool> = (0..self.sellers())
-            .map(|s| self.minimum[s] > 0.0 && !(m.rho[s] <= 0.0 && order_slack[s] > 0.0))
-            .collect();
+        let order_moves = |s: usize, rho: f64| !(rho <= 0.0 && order_slack[s] > 0.0);
         // Components that would push a multiplier below zero do not move it.
         let lambda_moves = !(m.lambda <= 0.0 && budget_slack > 0.0);
         let mut norm = if lambda_moves {
@@ -321,9 +332,9 @@ impl Relaxation {
                 norm += slack * slack;
             }
         }
-        for (s, slack) in order_slack.iter().enumerate() {
-            if order_moves[s] {
-                norm += slack * slack;
+        for &s in &self.ordering {
+            if order_moves(s, m.rho[s]) {
+                norm += order_slack[s] * order_slack[s];
             }
         }
         let sigma_moves = self.score_floor.is_some() && !(m.sigma <= 0.0 && score_slack > 0.0);
@@ -340,9 +351,9 @@ impl Relaxation {
         for (g, slack) in group_slack.iter().enumerate() {
             m.mu[g] = (m.mu[g] - t * slack).max(0.0);
         }
-        for (s, slack) in order_slack.iter().enumerate() {
-            if order_moves[s] {
-                m.rho[s] = (m.rho[s] - t * slack).max(0.0);
+        for &s in &self.ordering {
+            if order_moves(s, m.rho[s]) {
+                m.rho[s] = (m.rho[s] - t * order_slack[s]).max(0.0);
             }
         }
         if sigma_moves {

@@ -41,9 +41,7 @@ pub(super) fn optimal_multipliers(
     let mut rows = Rows::default();
     let group_row = rows.add(groups);
     let budget_row = rows.add(1);
-    let ordering: Vec<usize> = (0..sellers)
-        .filter(|&s| relaxation.minimum[s] > 0.0)
-        .collect();
+    let ordering = &relaxation.ordering;
     let order_row = rows.add(ordering.len());
     let mut order_of = vec![None; sellers];
     for (k, &s) in ordering.iter().enumerate() {
