@@ -129,52 +129,26 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         self.always_open = free.clone();
         let multipliers = self.tighten(relaxation, warm.unwrap_or_else(|| relaxation.initial()));
         let (at, order) = self.branching(relaxation, &multipliers, &free);
-        // Where the steps stalled well above the best cart, the linear programme's duals
-        // may bound it better. Far above, they are solved before the local search (which
-        // then starts from the programme's sellers); otherwise only if the local search
-        // leaves a gap.
-        let mut linear_tried = false;
-        let mut start = None;
-        // The sellers open at the linear programme's duals, once solved.
-        let mut preferred = Vec::new();
         self.proof_bound = at.bound;
         self.proof_reachable = self.market.reachable_score(self.proof_bound);
-        for (gap, local) in [(LINEAR_GAP_EARLY, true), (LINEAR_GAP, false)] {
-            if !linear_tried
-                && let Some(linear) = self.linear_multipliers(relaxation, at.bound, gap, local)
-            {
-                linear_tried = true;
-                // The programme's duals bound the carts at least as tightly as the steps'
-                // multipliers, but they are degenerate (many sellers' profits exactly
-                // zero) and rank the sellers poorly: the branching keeps the steps'
-                // multipliers; the proof and the local search take the programme's.
-                let at_linear = relaxation.evaluate(&linear, self.max_sellers);
-                self.proof_bound = self.proof_bound.min(at_linear.bound);
-                self.proof_reachable = self.market.reachable_score(self.proof_bound);
-                if !at_linear.open.is_empty()
-                    && !self.market.deadline.stop(self.top.best().is_some())
-                {
-                    self.solve_set(at_linear.open.clone(), Purpose::Incumbent);
-                }
-                // Without its sellers' minimum orders, which are added back one at a
-                // time: sets that must meet several at once rarely hold carts the probes
-                // find.
-                start = Some(
-                    at_linear
-                        .open
-                        .iter()
-                        .copied()
-                        .filter(|&s| self.market.sellers[s].min_order == 0)
-                        .collect(),
-                );
-                preferred = at_linear.open;
+        // Where the steps stalled well above the best cart, the linear programme's duals
+        // may bound it better. Far above, they are solved before the local search, which
+        // then starts from the programme's sellers; otherwise only if the local search
+        // leaves a gap.
+        let linear = self.adopt_linear(relaxation, at.bound, LINEAR_GAP_EARLY, true);
+        let linear_solved = linear.is_some();
+        if unlimited && relaxation.sellers() > FEW_SELLERS {
+            let (preferred, start) = match linear {
+                Some(LinearStart { open, start }) => (open, Some(start)),
+                None => (Vec::new(), None),
+            };
+            if start.is_some() {
+                self.improve_locally(&order, &preferred, start);
             }
-            if local && unlimited && relaxation.sellers() > FEW_SELLERS {
-                if let Some(open) = start.take() {
-                    self.improve_locally(&order, &preferred, Some(open));
-                }
-                self.improve_locally(&order, &preferred, None);
-            }
+            self.improve_locally(&order, &preferred, None);
+        }
+        if !linear_solved {
+            self.adopt_linear(relaxation, at.bound, LINEAR_GAP, false);
         }
         let floor = at.floor
             + self
@@ -250,10 +224,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     /// The bound on the cost of the carts of at least `score` ([`Relaxation::for_cost`],
     /// at the linear programme's duals), with the branching sellers in `order`.
     fn cost_bound(&self, score: i64, order: &[usize]) -> Option<CostBound> {
-        let time_limit = match self.market.deadline.remaining() {
-            Some(left) => left / 2,
-            None => LINEAR_TIME_LIMIT,
-        };
+        let time_limit = self.linear_time()?;
         let relaxation = Relaxation::for_cost(self.market, score);
         let multipliers =
             super::linear::optimal_multipliers(&relaxation, self.max_sellers, time_limit)?;
@@ -356,6 +327,42 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         best
     }
 
+    /// Solves the linear programme where [`SellerSearch::linear_multipliers`] says it is
+    /// worth it, and takes what its duals give: a tighter bound for the proof, an
+    /// incumbent from their open sellers, and a start for the local search.
+    ///
+    /// The duals bound the carts at least as tightly as the steps' multipliers, but they
+    /// are degenerate (many sellers' profits exactly zero) and rank the sellers poorly:
+    /// the branching keeps the steps' multipliers.
+    fn adopt_linear(
+        &mut self,
+        relaxation: &Relaxation,
+        bound: f64,
+        gap: f64,
+        for_start: bool,
+    ) -> Option<LinearStart> {
+        let linear = self.linear_multipliers(relaxation, bound, gap, for_start)?;
+        let at = relaxation.evaluate(&linear, self.max_sellers);
+        self.proof_bound = self.proof_bound.min(at.bound);
+        self.proof_reachable = self.market.reachable_score(self.proof_bound);
+        if !at.open.is_empty() && !self.market.deadline.stop(self.top.best().is_some()) {
+            self.solve_set(at.open.clone(), Purpose::Incumbent);
+        }
+        // Without their minimum orders, which the local search adds back one at a time:
+        // sets that must meet several at once rarely hold carts a probe finds.
+        let market = self.market;
+        let start = at
+            .open
+            .iter()
+            .copied()
+            .filter(|&s| market.sellers[s].min_order == 0)
+            .collect();
+        Some(LinearStart {
+            open: at.open,
+            start,
+        })
+    }
+
     /// The linear programme's duals, where the bound is more than `gap` (relative) above
     /// the best cart and there is time for them.
     fn linear_multipliers(
@@ -381,26 +388,31 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             .market
             .reachable_score(bound)
             .map_or(i64::MAX, |r| (r - best) / step);
-        let minimums = self.market.sellers.iter().any(|s| s.min_order > 0);
+        let minimums = !relaxation.ordering.is_empty();
         if steps_above > LINEAR_STEPS && !(for_start && minimums) {
             return None;
         }
-        let time_limit = match self.market.deadline.remaining() {
-            Some(left) => left / 2,
-            None => LINEAR_TIME_LIMIT,
-        };
-        if time_limit.is_zero() {
-            return None;
-        }
-        super::linear::optimal_multipliers(relaxation, self.max_sellers, time_limit)
+        super::linear::optimal_multipliers(relaxation, self.max_sellers, self.linear_time()?)
+    }
+
+    /// How long the linear programme may take: half the time left, or
+    /// [`LINEAR_TIME_LIMIT`] without a budget; None when no time is left.
+    fn linear_time(&self) -> Option<std::time::Duration> {
+        let limit = self
+            .market
+            .deadline
+            .remaining()
+            .map_or(LINEAR_TIME_LIMIT, |left| left / 2);
+        (!limit.is_zero()).then_some(limit)
     }
 
     /// Local search for a better incumbent before the branch and bound: from `start` (or
     /// the sellers of the best cart), moves to the neighbouring set whose best cart is the
     /// best, if it is better than the current set's, until none is. Neighbours are one
     /// seller of `candidates` more, one of its own fewer, or one of its own swapped for
-    /// one of `preferred`. The sets' carts are
-    /// probed ([`PROBE_NODES`]); every cart met counts as an incumbent.
+    /// one of `preferred`. The sets' carts are probed ([`PROBE_NODES`]); every cart met
+    /// counts as an incumbent. It ends when no neighbour is better, when the set limit is
+    /// reached or when the time is up: each move improves the current set's best cart.
     fn improve_locally(
         &mut self,
         candidates: &[usize],
@@ -482,18 +494,11 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         if let Some(&value) = self.probed.get(open) {
             return value;
         }
-        let problem = self.open_set_problem(open);
-        let fewest = self.market.min_items.max(1);
-        let search = Search::new(problem, fewest)
-            .with_deadline(&self.market.deadline)
-            .with_node_cap(PROBE_NODES);
+        let (search, rule) = self.set_search(open, Some(PROBE_NODES));
         let mut top = TopK::new(1, Ranked::TotalScore, self.market.budget);
-        if search.run(CountRule::AtLeast(fewest), &mut top) {
-            // The set's best cart, exactly: the branch and bound need not solve it again.
-            self.solved.insert(open.to_vec());
-        } else if !search.capped() {
-            self.timed_out = true;
-        }
+        // Finished, it found the set's best cart: the branch and bound need not solve it.
+        let finished = search.run(rule, &mut top);
+        self.searched(open, finished, search.capped());
         let best = top.into_entries().into_iter().next();
         let value = best.as_ref().map(|e| self.value_of(e));
         if let Some(entry) = best {
@@ -618,16 +623,30 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             self.limited = true;
             return;
         }
-        let problem = self.open_set_problem(open);
+        let nodes = (purpose == Purpose::Incumbent).then_some(INCUMBENT_NODES);
+        let (search, rule) = self.set_search(open, nodes);
+        let finished = search.run(rule, &mut self.top);
+        self.searched(open, finished, search.capped());
+    }
+
+    /// The exact search of the set `open`, cut after `nodes` nodes if given, and the
+    /// count rule it runs under.
+    fn set_search(&self, open: &[usize], nodes: Option<u64>) -> (Search, CountRule) {
         let fewest = self.market.min_items.max(1);
-        let mut search = Search::new(problem, fewest).with_deadline(&self.market.deadline);
-        if purpose == Purpose::Incumbent {
-            search = search.with_node_cap(INCUMBENT_NODES);
+        let mut search =
+            Search::new(self.open_set_problem(open), fewest).with_deadline(&self.market.deadline);
+        if let Some(nodes) = nodes {
+            search = search.with_node_cap(nodes);
         }
-        let finished = search.run(CountRule::AtLeast(fewest), &mut self.top);
+        (search, CountRule::AtLeast(fewest))
+    }
+
+    /// Records how the search of `open` ended: finished, the set is solved; stopped
+    /// short of its node cap, the time budget ran out.
+    fn searched(&mut self, open: &[usize], finished: bool, capped: bool) {
         if finished {
             self.solved.insert(open.to_vec());
-        } else if !search.capped() {
+        } else if !capped {
             self.timed_out = true;
         }
     }
@@ -709,6 +728,13 @@ struct Ranking {
     floor: f64,
 }
 
+/// What the linear programme's duals give the local search: the sellers open at them, and
+/// those of them without a minimum order, to start from.
+struct LinearStart {
+    open: Vec<usize>,
+    start: Vec<usize>,
+}
+
 /// How little a cart of the best score may cost with a set of sellers: minus the cost (as
 /// a fraction of the budget) is at most `floor` plus the set's profits.
 struct CostBound {
@@ -768,9 +794,7 @@ impl Market<'_> {
             },
         }
     }
-}
 
-impl Market<'_> {
     /// The gcd of the offers' scores (units): every cart's score is a multiple of it.
     fn score_step(&self) -> i64 {
         self.offers
