@@ -219,3 +219,79 @@ fn without_a_budget_small_shapes_are_proven_and_unchanged() {
             .all(|s| s.optimality == Optimality::Proven)
     );
 }
+
+#[test]
+fn a_subset_sum_across_forty_sellers_is_proven_as_soon_as_its_bound_is_met() {
+    // Every record worth its price (score = cents / 10,000), every price and shipping
+    // charge in even cents, an odd budget: no cart fills it, and the bound rounds down to
+    // one cent below it. Each set of sellers is a subset-sum too wide for an exact table,
+    // and searching one whole takes seconds; but the bound's score at no more than its
+    // items' cost (a free-shipping seller) is a cart nothing can beat, and the search ends
+    // when it meets one.
+    let mut state: u64 = 7;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    let names: Vec<String> = (0..40).map(|s| format!("s{s:02}")).collect();
+    let sellers: Vec<Seller> = names
+        .iter()
+        .map(|name| {
+            let first = 200 * next(3) as i64;
+            let additional = first.min(100 * next(3) as i64);
+            Seller {
+                shipping: Some(ShippingPolicy::new(eur(first), eur(additional))),
+                ..seller(name)
+            }
+        })
+        .collect();
+    let prices: Vec<i64> = (0..150).map(|_| 2 * (100 + next(2_900) as i64)).collect();
+    let mut pairs = std::collections::BTreeSet::new();
+    while pairs.len() < 600 {
+        pairs.insert((next(150), next(40) as usize));
+    }
+    let listings: Vec<Listing> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, &(release, s))| Listing {
+            id: ListingId(300_000 + i as u64),
+            release: ReleaseId(1 + release),
+            seller: SellerName::new(&names[s]),
+            price: eur(prices[release as usize]),
+            converted: None,
+            media: MediaCondition::NearMint,
+            sleeve: None,
+            available: true,
+        })
+        .collect();
+    let offered: std::collections::BTreeSet<u64> = pairs.iter().map(|&(r, _)| r).collect();
+    let total: i64 = offered.iter().map(|&r| prices[r as usize]).sum();
+    let instance = Instance {
+        candidates: (0..150)
+            .map(|r| Candidate {
+                release: ReleaseId(1 + r),
+                master: None,
+                score: prices[r as usize] as f64 / 10_000.0,
+                origin: Origin::Wantlist,
+            })
+            .collect(),
+        listings,
+        sellers,
+    };
+    let criteria = CartCriteria::with_budget(eur((total * 2 / 5) | 1));
+    // A budget long enough that a search of the sets takes it all, whatever the build.
+    let options = Options {
+        time_budget_ms: Some(10_000),
+        ..Options::default()
+    };
+    let started = Instant::now();
+    let market = Market::prepare(&instance, &criteria, &options).unwrap();
+    let best = market.best_scenario(None);
+    let cart = best.cart.as_ref().expect("a cart");
+    assert_eq!(best.optimality, Optimality::Proven);
+    assert!(!market.out_of_time(), "took {:?}", started.elapsed());
+    assert_eq!(cart.total.minor, criteria.budget.minor - 1, "one cent below");
+    assert_eq!(cart.shipping_total.minor, 0);
+}

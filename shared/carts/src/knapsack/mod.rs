@@ -119,6 +119,21 @@ pub(crate) struct FoundCart<'a> {
     pub chosen: &'a [Choice],
 }
 
+/// A cart no other can beat, if one exists: the highest score any cart may have and the
+/// least a cart of that score may cost. A walk that meets such a cart has nothing better
+/// to find (see [`Search::with_goal`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Goal {
+    pub score: i64,
+    pub cost: i64,
+}
+
+impl Goal {
+    pub fn met_by(&self, score: i64, cost: i64) -> bool {
+        score >= self.score && cost <= self.cost
+    }
+}
+
 /// What a cart must reach to be admitted: a value above `value`, or equal to it with
 /// sorted listing ids before `tie` (`None`: equal is enough).
 #[derive(Clone, Copy, Debug)]

@@ -9,7 +9,9 @@ use cratedigger_domain::ListingId;
 
 use super::bounds::{Bounds, PricedCount};
 use super::exact::{EAGER_CELLS, Exact, MAX_CELLS};
-use super::{Bar, Choice, Collector, CountRule, Deadline, FoundCart, LocalSeller, Problem};
+use super::{
+    Bar, Choice, Collector, CountRule, Deadline, FoundCart, Goal, LocalSeller, Problem,
+};
 
 /// How many nodes the walk visits between two looks at the clock.
 const CLOCK_EVERY: u64 = 1024;
@@ -31,8 +33,9 @@ pub(crate) struct Search {
     /// Nodes the walks of this search may visit together; past them it stops as at the
     /// deadline and says so ([`Search::capped`]).
     node_cap: Option<u64>,
-    /// Nodes the walks have visited, counted only under a cap.
+    /// Nodes the walks have visited, counted every [`CLOCK_EVERY`].
     spent: std::cell::Cell<u64>,
+    goal: Option<Goal>,
 }
 
 /// One order of the groups and the tables that follow it.
@@ -164,7 +167,22 @@ impl Search {
             deadline: Deadline::default(),
             node_cap: None,
             spent: std::cell::Cell::new(0),
+            goal: None,
         }
+    }
+
+    /// Ends the walk at a cart that meets `goal`: none can beat it. On the exact bound's
+    /// layout the first such cart a walk meets is also the one its ties are decided for,
+    /// so it ends there at once; otherwise only once the walks have been long
+    /// ([`NODES_BEFORE_EXACT`]), so short searches still decide ties by listing ids.
+    pub fn with_goal(mut self, goal: Option<Goal>) -> Self {
+        self.goal = goal;
+        self
+    }
+
+    /// The nodes the walks have visited, to the nearest [`CLOCK_EVERY`].
+    pub fn spent(&self) -> u64 {
+        self.spent.get()
     }
 
     /// Stops the walks after about `nodes` nodes in all, each with what it found.
@@ -278,12 +296,10 @@ impl Walk<'_> {
                 if self.limit.is_some_and(|limit| nodes >= limit) {
                     return Ended::Long;
                 }
-                if let Some(cap) = search.node_cap {
-                    let spent = search.spent.get() + CLOCK_EVERY;
-                    search.spent.set(spent);
-                    if spent >= cap {
-                        return Ended::TimedOut;
-                    }
+                let spent = search.spent.get() + CLOCK_EVERY;
+                search.spent.set(spent);
+                if search.node_cap.is_some_and(|cap| spent >= cap) {
+                    return Ended::TimedOut;
                 }
             }
             if !level.entered {
@@ -323,8 +339,8 @@ impl Walk<'_> {
                 CountRule::AtLeast(m) => (items >= m, false),
                 CountRule::Exactly(q) => (items == q, items == q),
             };
-            if admissible {
-                self.offer(collector);
+            if admissible && self.offer(collector) && self.may_end_at_goal() {
+                return Ended::Finished;
             }
             if full || next_group >= groups.len() {
                 self.pop();
@@ -462,16 +478,16 @@ impl Walk<'_> {
 
     /// Hands the current set to the collector if every seller it uses accepts the order.
     /// Sellers the set does not use pay no shipping, so the cart may be cheaper than the
-    /// search assumed.
-    fn offer(&self, collector: &mut impl Collector) {
+    /// search assumed. True when the cart meets the search's goal.
+    fn offer(&self, collector: &mut impl Collector) -> bool {
         let mut cost = self.unit_cost;
         for (i, seller) in self.search.sellers.iter().enumerate() {
             if self.seller_items[i] == 0 && seller.required {
-                return;
+                return false;
             }
             if self.seller_items[i] > 0 {
                 if self.seller_subtotal[i] < seller.min_order {
-                    return;
+                    return false;
                 }
                 cost += seller.fixed;
             }
@@ -482,6 +498,12 @@ impl Walk<'_> {
             cost,
             chosen: &self.chosen,
         });
+        self.search.goal.is_some_and(|g| g.met_by(self.score, cost))
+    }
+
+    /// Whether a walk that has just met its goal may end there (see [`Search::with_goal`]).
+    fn may_end_at_goal(&self) -> bool {
+        self.layout.exact.is_some() || self.search.spent.get() >= NODES_BEFORE_EXACT
     }
 }
 

@@ -7,7 +7,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::lagrangian::{Evaluation, Multipliers, Relaxation};
-use crate::knapsack::{Choice, CountRule, Entry, LocalSeller, Problem, Ranked, Search, TopK};
+use crate::knapsack::{
+    Choice, CountRule, Entry, Goal, LocalSeller, Problem, Ranked, Search, TopK,
+};
 use crate::model::value::SCORE_SCALE;
 use crate::{Market, Optimality};
 
@@ -44,6 +46,9 @@ const LINEAR_GAP_EARLY: f64 = 2e-2;
 /// Sets solved, at most, to find the smallest listing ids among carts that tie with the
 /// proven best on score and cost.
 const TIE_SETS: usize = 1024;
+/// Nodes the search for those ties may visit in all: a set whose search is cut short
+/// keeps the best cart it met.
+const TIE_NODES: u64 = 1 << 20;
 /// With this many sellers or fewer the branch and bound visits every set at once: no
 /// linear programme, local search or cost bound is worth its set-up.
 const FEW_SELLERS: usize = 3;
@@ -81,6 +86,11 @@ pub(super) struct SellerSearch<'m, 'a> {
     /// See [`SellerSearch::bound_the_cost`].
     by_cost: Option<CostBound>,
     cost_tried: bool,
+    /// The cart that would end the search, from `proof_reachable` (see [`Goal`]).
+    goal: Option<Goal>,
+    /// Nodes the set searches may still visit, when they are capped together (the tie
+    /// pass, see `run`).
+    nodes_left: Option<u64>,
 }
 
 impl<'m, 'a> SellerSearch<'m, 'a> {
@@ -105,6 +115,8 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             ties: true,
             by_cost: None,
             cost_tried: false,
+            goal: None,
+            nodes_left: None,
         }
     }
 
@@ -129,8 +141,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         self.always_open = free.clone();
         let multipliers = self.tighten(relaxation, warm.unwrap_or_else(|| relaxation.initial()));
         let (at, order) = self.branching(relaxation, &multipliers, &free);
-        self.proof_bound = at.bound;
-        self.proof_reachable = self.market.reachable_score(self.proof_bound);
+        self.bound_by(at.bound);
         // Where the steps stalled well above the best cart, the linear programme's duals
         // may bound it better. Far above, they are solved before the local search, which
         // then starts from the programme's sellers; otherwise only if the local search
@@ -159,12 +170,16 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         let ranking = Ranking::new(order, &at.profit, floor);
         self.visit_sets(&ranking);
         let timed_out = self.timed_out;
-        let limited = self.limited || timed_out;
-        if self.by_cost.is_some() && !limited {
+        let at_goal = self.goal_met();
+        let limited = (self.limited || timed_out) && !at_goal;
+        if (self.by_cost.is_some() || at_goal) && !limited && !timed_out {
             // No cart is better: of the carts that tie with it on score and cost, the one
             // with the smallest listing ids is looked for in the sets that may hold one,
-            // within [`TIE_SETS`] sets and the time left. Cutting this short proves no less.
+            // within [`TIE_SETS`] sets, [`TIE_NODES`] nodes and the time left. Cutting
+            // this short proves no less.
             self.ties = true;
+            self.goal = None;
+            self.nodes_left = Some(TIE_NODES);
             let limit = self.limit;
             self.limit = limit.min(self.solved.len().saturating_add(TIE_SETS));
             self.visit_sets(&ranking);
@@ -180,6 +195,26 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             Optimality::Proven
         };
         (best, multipliers, optimality, timed_out)
+    }
+
+    /// Takes `bound` (normalised units) as the proof's bound if it is tighter, with the
+    /// score it allows and the goal that follows: a cart of that score at the least any
+    /// cart of it may cost.
+    fn bound_by(&mut self, bound: f64) {
+        self.proof_bound = self.proof_bound.min(bound);
+        self.proof_reachable = self.market.reachable_score(self.proof_bound);
+        self.goal = self.proof_reachable.and_then(|score| {
+            let cost = self.market.least_cost_of(score)?;
+            Some(Goal { score, cost })
+        });
+    }
+
+    /// Whether the best cart so far meets the goal: then none is better.
+    fn goal_met(&self) -> bool {
+        let (Some(goal), Some(best)) = (self.goal, self.top.best()) else {
+            return false;
+        };
+        goal.met_by(best.score, best.cost)
     }
 
     /// Visits the sets of `ranking` that may hold a better cart: those of at most 1, 2, 4,
@@ -343,8 +378,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     ) -> Option<LinearStart> {
         let linear = self.linear_multipliers(relaxation, bound, gap, for_start)?;
         let at = relaxation.evaluate(&linear, self.max_sellers);
-        self.proof_bound = self.proof_bound.min(at.bound);
-        self.proof_reachable = self.market.reachable_score(self.proof_bound);
+        self.bound_by(at.bound);
         if !at.open.is_empty() && !self.market.deadline.stop(self.top.best().is_some()) {
             self.solve_set(at.open.clone(), Purpose::Incumbent);
         }
@@ -374,7 +408,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     ) -> Option<Multipliers> {
         let incumbent = self.incumbent()?;
         let best = self.top.best()?.score;
-        if relaxation.sellers() <= FEW_SELLERS
+        if self.goal_met() || relaxation.sellers() <= FEW_SELLERS
             || self.max_sellers <= 1
             || bound - incumbent <= gap * incumbent.abs().max(1.0)
         {
@@ -457,7 +491,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
                 removals.chain(additions).chain(swaps).collect();
             let mut best: Option<(Vec<usize>, f64)> = None;
             for (removed, added) in moves {
-                if self.limited || self.out_of_time() {
+                if self.limited || self.out_of_time() || self.goal_met() {
                     return;
                 }
                 let mut set: Vec<usize> = current
@@ -498,7 +532,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         let mut top = TopK::new(1, Ranked::TotalScore, self.market.budget);
         // Finished, it found the set's best cart: the branch and bound need not solve it.
         let finished = search.run(rule, &mut top);
-        self.searched(open, finished, search.capped());
+        self.searched(&search, open, finished);
         let best = top.into_entries().into_iter().next();
         let value = best.as_ref().map(|e| self.value_of(e));
         if let Some(entry) = best {
@@ -526,7 +560,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         open_profit: f64,
         most: usize,
     ) {
-        if self.limited || self.timed_out {
+        if self.limited || self.timed_out || self.goal_met() {
             return;
         }
         let has_sellers = !open.is_empty() || !self.always_open.is_empty();
@@ -551,7 +585,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             let profit = ranking.profits[i];
             let bound =
                 ranking.floor + open_profit + profit + ranking.best_from(i + 1, slots_after);
-            if !self.promising(bound) || self.out_of_time() {
+            if !self.promising(bound) || self.out_of_time() || self.goal_met() {
                 break;
             }
             // The cost bound is not in ranking order: a failure skips this seller only.
@@ -626,24 +660,36 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         let nodes = (purpose == Purpose::Incumbent).then_some(INCUMBENT_NODES);
         let (search, rule) = self.set_search(open, nodes);
         let finished = search.run(rule, &mut self.top);
-        self.searched(open, finished, search.capped());
+        self.searched(&search, open, finished);
     }
 
     /// The exact search of the set `open`, cut after `nodes` nodes if given, and the
     /// count rule it runs under.
     fn set_search(&self, open: &[usize], nodes: Option<u64>) -> (Search, CountRule) {
         let fewest = self.market.min_items.max(1);
-        let mut search =
-            Search::new(self.open_set_problem(open), fewest).with_deadline(&self.market.deadline);
-        if let Some(nodes) = nodes {
-            search = search.with_node_cap(nodes);
+        let mut search = Search::new(self.open_set_problem(open), fewest)
+            .with_deadline(&self.market.deadline)
+            .with_goal(self.goal);
+        let cap = match (nodes, self.nodes_left) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(nodes) = cap {
+            search = search.with_node_cap(nodes.max(1));
         }
         (search, CountRule::AtLeast(fewest))
     }
 
     /// Records how the search of `open` ended: finished, the set is solved; stopped
     /// short of its node cap, the time budget ran out.
-    fn searched(&mut self, open: &[usize], finished: bool, capped: bool) {
+    fn searched(&mut self, search: &Search, open: &[usize], finished: bool) {
+        let capped = search.capped();
+        if let Some(left) = &mut self.nodes_left {
+            *left = left.saturating_sub(search.spent());
+            if *left == 0 {
+                self.limited = true;
+            }
+        }
         if finished {
             self.solved.insert(open.to_vec());
         } else if !capped {
@@ -793,6 +839,24 @@ impl Market<'_> {
                 score_bound: reachable as f64 / SCORE_SCALE,
             },
         }
+    }
+
+    /// A lower bound on the cost of any cart of at least `score` (units, positive): its
+    /// items cost at least `score` times the least cost per score unit of any offer, and
+    /// it pays at least one seller's per-order charge.
+    fn least_cost_of(&self, score: i64) -> Option<i64> {
+        if score <= 0 {
+            return None;
+        }
+        let (cost, units) = self
+            .offers
+            .iter()
+            .filter(|o| o.score > 0)
+            .map(|o| (i128::from(self.unit_cost(o)), i128::from(o.score)))
+            .min_by(|(c1, s1), (c2, s2)| (c1 * s2).cmp(&(c2 * s1)))?;
+        let items = (i128::from(score) * cost + units - 1) / units;
+        let fixed = self.sellers.iter().map(|t| t.fixed_charge()).min()?;
+        i64::try_from(items + i128::from(fixed)).ok()
     }
 
     /// The gcd of the offers' scores (units): every cart's score is a multiple of it.
