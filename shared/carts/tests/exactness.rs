@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    Found, RICH, SMALL, Size, all_carts, best, interchangeable_once, oracle_offers, random_case,
+    Found, MANY_SELLERS, RICH, SMALL, Size, all_carts, best, interchangeable_once, oracle_offers,
+    random_case,
 };
 use cratedigger_carts::{Cart, optimise};
 use proptest::prelude::*;
@@ -92,6 +93,16 @@ proptest! {
     #[test]
     fn richer_instances_match_brute_force(seed in any::<u64>()) {
         check(seed, RICH);
+    }
+}
+
+/// Dozens of seller sets: the bounds on the cost of a proven score come into play, and
+/// seed 7300 once met a minimum-order multiplier so large that the bound fell below a
+/// real cart (a seller's items meeting its minimum exactly, cancelled in floating point).
+#[test]
+fn many_sellers_match_brute_force() {
+    for seed in (0..300).chain([7300]) {
+        check(seed, MANY_SELLERS);
     }
 }
 

@@ -9,9 +9,7 @@ use cratedigger_domain::ListingId;
 
 use super::bounds::{Bounds, PricedCount};
 use super::exact::{EAGER_CELLS, Exact, MAX_CELLS};
-use super::{
-    Bar, Choice, Collector, CountRule, Deadline, FoundCart, Goal, LocalSeller, Problem,
-};
+use super::{Bar, Choice, Collector, CountRule, Deadline, FoundCart, Goal, LocalSeller, Problem};
 
 /// How many nodes the walk visits between two looks at the clock.
 const CLOCK_EVERY: u64 = 1024;

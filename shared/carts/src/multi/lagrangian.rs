@@ -21,6 +21,15 @@
 use crate::Market;
 use crate::model::value::SCORE_SCALE;
 
+/// The largest any multiplier may grow. Every multiplier of at least zero gives a valid
+/// bound in exact arithmetic, but a huge one cancels in floating point: a seller whose
+/// items exactly meet its minimum order has `rho x (prices - minimum) = 0`, and at
+/// `rho = 1e16` that difference rounds to whole units, which swallows the seller's
+/// profit and lets the bound fall below real carts. Capped here, the rounding errors
+/// stay below the tolerance with which bounds prune (about 1e-9); no useful multiplier
+/// is this large (values are scores of at most a few units against budget fractions).
+pub(super) const MULTIPLIER_MAX: f64 = 1e6;
+
 /// The offers of one seller in one group: at most one of them is taken.
 pub(super) struct Cell {
     pub(super) seller: usize,
@@ -221,9 +230,9 @@ impl Relaxation {
         best
     }
 
-    /// Whether the multipliers are usable: finite and none negative.
+    /// Whether the multipliers are usable: none negative or above [`MULTIPLIER_MAX`].
     pub fn valid(m: &Multipliers) -> bool {
-        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        let ok = |v: f64| (0.0..=MULTIPLIER_MAX).contains(&v);
         ok(m.lambda) && ok(m.sigma) && m.mu.iter().all(|&v| ok(v)) && m.rho.iter().all(|&v| ok(v))
     }
 
@@ -345,19 +354,20 @@ impl Relaxation {
             return;
         }
         let t = theta * (at.bound - target).max(1e-12) / norm;
+        let project = |v: f64| v.clamp(0.0, MULTIPLIER_MAX);
         if lambda_moves {
-            m.lambda = (m.lambda - t * budget_slack).max(0.0);
+            m.lambda = project(m.lambda - t * budget_slack);
         }
         for (g, slack) in group_slack.iter().enumerate() {
-            m.mu[g] = (m.mu[g] - t * slack).max(0.0);
+            m.mu[g] = project(m.mu[g] - t * slack);
         }
         for &s in &self.ordering {
             if order_moves(s, m.rho[s]) {
-                m.rho[s] = (m.rho[s] - t * order_slack[s]).max(0.0);
+                m.rho[s] = project(m.rho[s] - t * order_slack[s]);
             }
         }
         if sigma_moves {
-            m.sigma = (m.sigma - t * score_slack).max(0.0);
+            m.sigma = project(m.sigma - t * score_slack);
         }
     }
 }

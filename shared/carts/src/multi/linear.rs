@@ -26,7 +26,7 @@ use clarabel::solver::{
     DefaultSettingsBuilder, DefaultSolver, IPSolver, SolverStatus, SupportedConeT,
 };
 
-use super::lagrangian::{Multipliers, Relaxation};
+use super::lagrangian::{MULTIPLIER_MAX, Multipliers, Relaxation};
 
 /// The linear programme's duals as multipliers, or None when the solver gave up (out of
 /// time, or numerically) before an answer worth using.
@@ -119,7 +119,8 @@ pub(super) fn optimal_multipliers(
     ) {
         return None;
     }
-    let dual = |row: usize| (solution.z[row] / scale[row]).max(0.0);
+    // Any multipliers in range bound the carts: clamped, extreme duals only weaken it.
+    let dual = |row: usize| (solution.z[row] / scale[row]).clamp(0.0, MULTIPLIER_MAX);
     let mut rho = vec![0.0; sellers];
     for (k, &s) in ordering.iter().enumerate() {
         rho[s] = dual(order_row + k);

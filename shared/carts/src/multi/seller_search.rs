@@ -7,9 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::lagrangian::{Evaluation, Multipliers, Relaxation};
-use crate::knapsack::{
-    Choice, CountRule, Entry, Goal, LocalSeller, Problem, Ranked, Search, TopK,
-};
+use crate::knapsack::{Choice, CountRule, Entry, Goal, LocalSeller, Problem, Ranked, Search, TopK};
 use crate::model::value::SCORE_SCALE;
 use crate::{Market, Optimality};
 
@@ -85,6 +83,7 @@ pub(super) struct SellerSearch<'m, 'a> {
     ties: bool,
     /// See [`SellerSearch::bound_the_cost`].
     by_cost: Option<CostBound>,
+    by_charges: Option<ChargesBound>,
     cost_tried: bool,
     /// The cart that would end the search, from `proof_reachable` (see [`Goal`]).
     goal: Option<Goal>,
@@ -114,6 +113,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             proof_reachable: None,
             ties: true,
             by_cost: None,
+            by_charges: None,
             cost_tried: false,
             goal: None,
             nodes_left: None,
@@ -251,8 +251,21 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         };
         if self.proof_reachable.is_some_and(|r| r <= best.score) {
             self.cost_tried = true;
-            self.by_cost = self.cost_bound(best.score, &ranking.order);
-            self.ties = self.by_cost.is_none();
+            let score = best.score;
+            self.by_cost = self.cost_bound(score, &ranking.order);
+            self.by_charges = ChargesBound::new(self.market, score, &ranking.order);
+            self.ties = self.by_cost.is_none() && self.by_charges.is_none();
+            // The least any cart of the score may cost, whatever its sellers: a goal
+            // closer than the cheapest cost per score unit.
+            if let (Some(by_cost), Some(goal)) = (&self.by_cost, &mut self.goal) {
+                let budget = self.market.budget as f64;
+                let least = -budget * (by_cost.floor + by_cost.positive_after[0]);
+                // In whole minor units, below the sums' rounding errors.
+                let least = (least - 1e-7 * least.abs().max(1.0)).ceil();
+                if least.is_finite() && least > goal.cost as f64 {
+                    goal.cost = least as i64;
+                }
+            }
         }
     }
 
@@ -408,7 +421,8 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     ) -> Option<Multipliers> {
         let incumbent = self.incumbent()?;
         let best = self.top.best()?.score;
-        if self.goal_met() || relaxation.sellers() <= FEW_SELLERS
+        if self.goal_met()
+            || relaxation.sellers() <= FEW_SELLERS
             || self.max_sellers <= 1
             || bound - incumbent <= gap * incumbent.abs().max(1.0)
         {
@@ -619,13 +633,22 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
     /// than the best, or with `ties` as cheap (then the listing ids decide); true without
     /// a cost bound.
     fn cost_possible(&self, open: &[usize], then_from: Option<usize>) -> bool {
-        let (Some(by_cost), Some(best)) = (&self.by_cost, self.top.best()) else {
+        let Some(best) = self.top.best() else {
+            return true;
+        };
+        // Costs are whole minor units: cheaper is at least one unit cheaper.
+        let cost = if self.ties { best.cost } else { best.cost - 1 };
+        if let Some(by_charges) = &self.by_charges {
+            let sellers = open.iter().chain(&self.always_open).copied();
+            if !by_charges.allows(self.market, sellers, then_from, cost) {
+                return false;
+            }
+        }
+        let Some(by_cost) = &self.by_cost else {
             return true;
         };
         let profit = open.iter().map(|&s| by_cost.profit[s]).sum::<f64>()
             + then_from.map_or(0.0, |i| by_cost.positive_after[i]);
-        // Costs are whole minor units: cheaper is at least one unit cheaper.
-        let cost = if self.ties { best.cost } else { best.cost - 1 };
         by_cost.floor + profit + 1e-9 >= -(cost as f64) / self.market.budget as f64
     }
 
@@ -791,6 +814,82 @@ struct CostBound {
     floor: f64,
 }
 
+/// What a cart of at least `score` that uses every seller of a set costs at least: their
+/// per-order charges, and its score at the least cost per score unit among their offers.
+/// A set whose carts leave a seller out is another set, visited on its own; where the
+/// relaxation spreads the per-order charges over many sellers, this bound still counts
+/// each in full.
+struct ChargesBound {
+    score: i64,
+    /// Per seller, the least (cost, score) ratio of its offers.
+    ratio: Vec<Option<Ratio>>,
+    /// From each position of the ranking on, the least of the sellers' ratios.
+    ratio_after: Vec<Option<Ratio>>,
+}
+
+/// A cost per score unit, as the fraction `cost / score` (score positive).
+#[derive(Clone, Copy)]
+struct Ratio {
+    cost: i64,
+    score: i64,
+}
+
+impl Ratio {
+    fn less(a: Option<Ratio>, b: Option<Ratio>) -> Option<Ratio> {
+        match (a, b) {
+            (Some(x), Some(y)) => {
+                let cross = |p: Ratio, q: Ratio| i128::from(p.cost) * i128::from(q.score);
+                Some(if cross(x, y) <= cross(y, x) { x } else { y })
+            }
+            (x, y) => x.or(y),
+        }
+    }
+
+    /// The least cost of `score` units at this ratio, in whole minor units.
+    fn cost_of(self, score: i64) -> i128 {
+        let units = i128::from(self.score);
+        (i128::from(score) * i128::from(self.cost) + units - 1).div_euclid(units)
+    }
+}
+
+impl ChargesBound {
+    fn new(market: &Market<'_>, score: i64, order: &[usize]) -> Option<Self> {
+        if score <= 0 {
+            return None;
+        }
+        let ratio: Vec<Option<Ratio>> = (0..market.sellers.len())
+            .map(|s| market.least_ratio(market.seller_offers[s].clone()))
+            .collect();
+        let mut ratio_after = vec![None; order.len() + 1];
+        for (i, &s) in order.iter().enumerate().rev() {
+            ratio_after[i] = Ratio::less(ratio_after[i + 1], ratio[s]);
+        }
+        Some(Self {
+            score,
+            ratio,
+            ratio_after,
+        })
+    }
+
+    /// Whether a cart using every one of `sellers` (and, with `then_from`, perhaps some
+    /// of the ranking's from that position on) may cost at most `cost`.
+    fn allows(
+        &self,
+        market: &Market<'_>,
+        sellers: impl Iterator<Item = usize>,
+        then_from: Option<usize>,
+        cost: i64,
+    ) -> bool {
+        let mut charges = 0_i128;
+        let mut ratio = then_from.and_then(|i| self.ratio_after[i]);
+        for s in sellers {
+            charges += i128::from(market.sellers[s].fixed_charge());
+            ratio = Ratio::less(ratio, self.ratio[s]);
+        }
+        ratio.is_some_and(|r| charges + r.cost_of(self.score) <= i128::from(cost))
+    }
+}
+
 impl Ranking {
     fn new(order: Vec<usize>, profit: &[f64], floor: f64) -> Self {
         let profits: Vec<f64> = order.iter().map(|&s| profit[s]).collect();
@@ -848,15 +947,22 @@ impl Market<'_> {
         if score <= 0 {
             return None;
         }
-        let (cost, units) = self
-            .offers
-            .iter()
-            .filter(|o| o.score > 0)
-            .map(|o| (i128::from(self.unit_cost(o)), i128::from(o.score)))
-            .min_by(|(c1, s1), (c2, s2)| (c1 * s2).cmp(&(c2 * s1)))?;
-        let items = (i128::from(score) * cost + units - 1) / units;
+        let items = self.least_ratio(0..self.offers.len())?.cost_of(score);
         let fixed = self.sellers.iter().map(|t| t.fixed_charge()).min()?;
         i64::try_from(items + i128::from(fixed)).ok()
+    }
+
+    /// The least cost (with the additional-item shipping) per score unit among `offers`
+    /// of positive score.
+    fn least_ratio(&self, offers: std::ops::Range<usize>) -> Option<Ratio> {
+        self.offers[offers]
+            .iter()
+            .filter(|o| o.score > 0)
+            .map(|o| Ratio {
+                cost: self.unit_cost(o),
+                score: o.score,
+            })
+            .fold(None, |least, r| Ratio::less(least, Some(r)))
     }
 
     /// The gcd of the offers' scores (units): every cart's score is a multiple of it.

@@ -60,6 +60,14 @@ pub const RICH: Size = Size {
     listings: 32,
 };
 
+/// Enough sellers that the multi-seller search bounds the cost of a proven score (more
+/// than three sellers and dozens of seller sets), with few releases to enumerate.
+pub const MANY_SELLERS: Size = Size {
+    releases: 6,
+    sellers: 20,
+    listings: 44,
+};
+
 /// A random instance exercising every criterion, with scores and prices coarse enough to
 /// produce ties.
 pub fn random_case(seed: u64, size: Size) -> (Instance, CartCriteria, Options) {
