@@ -30,6 +30,14 @@ use crate::model::value::SCORE_SCALE;
 /// is this large (values are scores of at most a few units against budget fractions).
 pub(super) const MULTIPLIER_MAX: f64 = 1e6;
 
+/// The profit of a seller that cannot ship: finite, so sums stay ordered, and far below
+/// any bound.
+const UNREACHABLE: f64 = -1e12;
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 { a.abs() } else { gcd(b, a % b) }
+}
+
 /// The offers of one seller in one group: at most one of them is taken.
 pub(super) struct Cell {
     pub(super) seller: usize,
@@ -59,6 +67,10 @@ pub(super) struct Relaxation {
     /// [`Relaxation::for_cost`]).
     pub(super) score: Vec<f64>,
     pub(super) score_floor: Option<f64>,
+    /// Per offer, its price, and per seller its minimum order, in minor units: the
+    /// minimums are met exactly in [`Relaxation::ordering_profit`].
+    pub(super) price_minor: Vec<i64>,
+    pub(super) minimum_minor: Vec<i64>,
 }
 
 /// The sellers and offers a cart worth more than the incumbent may still use.
@@ -160,6 +172,8 @@ impl Relaxation {
                 .map(|o| o.score as f64 / SCORE_SCALE)
                 .collect(),
             score_floor: None,
+            price_minor: market.offers.iter().map(|o| o.price).collect(),
+            minimum_minor: market.sellers.iter().map(|s| s.min_order).collect(),
         }
     }
 
@@ -263,6 +277,66 @@ impl Relaxation {
         }
     }
 
+    /// The evaluation at `m` with the profit of every seller that has a minimum order
+    /// computed with the minimum met exactly instead of priced by `rho` (see
+    /// [`Relaxation::ordering_profit`]): never above [`Relaxation::evaluate`]'s bound.
+    pub fn evaluate_minimums(&self, m: &Multipliers, max_sellers: usize) -> Evaluation {
+        let mut at = self.evaluate(m, max_sellers);
+        if self.ordering.is_empty() {
+            return at;
+        }
+        let unpriced = Multipliers {
+            rho: vec![0.0; self.sellers()],
+            ..m.clone()
+        };
+        for &s in &self.ordering {
+            at.profit[s] = at.profit[s].min(self.ordering_profit(s, &unpriced));
+        }
+        let profit = &at.profit;
+        let mut open: Vec<usize> = (0..self.sellers()).filter(|&s| profit[s] > 0.0).collect();
+        open.sort_by(|&a, &b| profit[b].total_cmp(&profit[a]).then(a.cmp(&b)));
+        open.truncate(max_sellers);
+        at.bound = at.floor + open.iter().map(|&s| profit[s]).sum::<f64>();
+        at.open = open;
+        at
+    }
+
+    /// Seller `s`'s profit at `m` (whose `rho` is ignored) when it ships: the best gains
+    /// of at most one offer per cell whose prices reach its minimum order, by dynamic
+    /// programming over the price reached (capped at the minimum), minus its per-order
+    /// charge. [`UNREACHABLE`] when its offers cannot reach the minimum.
+    fn ordering_profit(&self, s: usize, m: &Multipliers) -> f64 {
+        let minimum = self.minimum_minor[s];
+        let cells = &self.cells[self.seller_cells[s].clone()];
+        let step = cells
+            .iter()
+            .flat_map(|c| c.offers.clone())
+            .fold(minimum, |g, o| gcd(g, self.price_minor[o]))
+            .max(1);
+        let top = (minimum / step) as usize;
+        let mut best = vec![f64::NEG_INFINITY; top + 1];
+        best[0] = 0.0;
+        let mut next = best.clone();
+        for cell in cells {
+            next.copy_from_slice(&best);
+            for o in cell.offers.clone() {
+                let gain = self.gain(cell, o, m);
+                let weight = (self.price_minor[o] / step) as usize;
+                for (q, &here) in best.iter().enumerate() {
+                    if here > f64::NEG_INFINITY {
+                        let to = (q + weight).min(top);
+                        next[to] = next[to].max(here + gain);
+                    }
+                }
+            }
+            std::mem::swap(&mut best, &mut next);
+        }
+        if best[top] == f64::NEG_INFINITY {
+            return UNREACHABLE;
+        }
+        best[top] - self.fixed_value[s] - m.lambda * self.fixed_cost[s]
+    }
+
     /// What the multipliers prove about carts worth more than `incumbent` (normalised
     /// units; see [`SellerSearch`](super::seller_search)) when no seller cap binds:
     /// fixing a seller open or closed, or an offer taken, moves the bound by an exact
@@ -280,11 +354,18 @@ impl Relaxation {
                 continue;
             }
             let before = offers.len();
-            for cell in &self.cells[cells.clone()] {
-                let best = self.cell_gain(cell, m).0.max(0.0);
-                for o in cell.offers.clone() {
-                    if opened - best + self.gain(cell, o, m) >= bar {
-                        offers.push(o);
+            let cells = &self.cells[cells.clone()];
+            if self.minimum_minor[s] > 0 {
+                // Its profit meets the minimum exactly (`evaluate_minimums`): forcing one
+                // offer does not move it by that offer's gain alone, so all stay.
+                offers.extend(cells.iter().flat_map(|c| c.offers.clone()));
+            } else {
+                for cell in cells {
+                    let best = self.cell_gain(cell, m).0.max(0.0);
+                    for o in cell.offers.clone() {
+                        if opened - best + self.gain(cell, o, m) >= bar {
+                            offers.push(o);
+                        }
                     }
                 }
             }
@@ -368,6 +449,97 @@ impl Relaxation {
         }
         if sigma_moves {
             m.sigma = project(m.sigma - t * score_slack);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Candidate, CartCriteria, Instance, Listing, Options, Origin, Seller};
+    use cratedigger_domain::{
+        Country, Currency, ListingId, MediaCondition, Money, ReleaseId, SellerName,
+    };
+
+    fn eur(minor: i64) -> Money {
+        Money::new(minor, Currency::EUR)
+    }
+
+    fn listing(id: u64, seller: &str, price: i64) -> Listing {
+        Listing {
+            id: ListingId(id),
+            release: ReleaseId(id),
+            seller: SellerName::new(seller),
+            price: eur(price),
+            converted: None,
+            media: MediaCondition::NearMint,
+            sleeve: None,
+            available: true,
+        }
+    }
+
+    fn seller(name: &str, min_order: Option<i64>) -> Seller {
+        Seller {
+            name: SellerName::new(name),
+            rating: None,
+            ships_from: Some(Country::new("Germany")),
+            shipping: Some(crate::ShippingPolicy::new(eur(0), eur(0))),
+            min_order_total: min_order.map(eur),
+        }
+    }
+
+    /// "a" takes orders of 20.00 or more: its 15.00 record worth 1.0 ships only with its
+    /// 6.00 record worth 0.01. Priced at the budget, the cheap record's gain is negative,
+    /// so with the minimum priced at zero the relaxation ships the good record alone;
+    /// met exactly, the minimum makes the seller carry both.
+    #[test]
+    fn a_minimum_met_exactly_bounds_tighter_and_still_above_every_cart() {
+        let candidate = |release: u64, score: f64| Candidate {
+            release: ReleaseId(release),
+            master: None,
+            score,
+            origin: Origin::Wantlist,
+        };
+        let instance = Instance {
+            candidates: vec![candidate(1, 1.0), candidate(2, 0.01), candidate(3, 0.5)],
+            listings: vec![
+                listing(1, "a", 1_500),
+                listing(2, "a", 600),
+                listing(3, "b", 500),
+            ],
+            sellers: vec![seller("a", Some(2_000)), seller("b", None)],
+        };
+        let mut criteria = CartCriteria::with_budget(eur(2_500));
+        criteria.min_seller_rating = None;
+        let market = Market::prepare(&instance, &criteria, &Options::default()).unwrap();
+        let relaxation = Relaxation::new(&market);
+        // The best cart: both of a's records (21.00, score 1.01); b's 5.00 would pass the
+        // budget.
+        let best = 1.01 + (2_500.0 - 2_100.0) / (SCORE_SCALE * 2_501.0);
+        for lambda in [0.0, 0.1, 0.5, 1.0, 2.0] {
+            let m = Multipliers {
+                lambda,
+                mu: vec![0.0; relaxation.groups],
+                rho: vec![0.0; relaxation.sellers()],
+                sigma: 0.0,
+            };
+            let priced = relaxation.evaluate(&m, 2).bound;
+            let exact = relaxation.evaluate_minimums(&m, 2).bound;
+            assert!(
+                exact <= priced + 1e-12,
+                "lambda {lambda}: {exact} > {priced}"
+            );
+            assert!(
+                exact + 1e-9 >= best,
+                "lambda {lambda}: {exact} below the best cart"
+            );
+            // Between these the good record's gain is positive and the cheap one's not.
+            if (0.1..=1.0).contains(&lambda) {
+                assert!(
+                    exact < priced - 1e-3,
+                    "lambda {lambda}: {exact} vs {priced}"
+                );
+            }
         }
     }
 }

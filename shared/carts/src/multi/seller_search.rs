@@ -276,7 +276,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         let relaxation = Relaxation::for_cost(self.market, score);
         let multipliers =
             super::linear::optimal_multipliers(&relaxation, self.max_sellers, time_limit)?;
-        let at = relaxation.evaluate(&multipliers, self.max_sellers);
+        let at = relaxation.evaluate_minimums(&multipliers, self.max_sellers);
         // The sellers in every set are open: their profits count whatever their sign.
         let floor = at.floor + self.always_open.iter().map(|&s| at.profit[s]).sum::<f64>();
         let mut positive_after = vec![0.0; order.len() + 1];
@@ -299,7 +299,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         multipliers: &Multipliers,
         free: &[usize],
     ) -> (Evaluation, Vec<usize>) {
-        let at = relaxation.evaluate(multipliers, self.max_sellers);
+        let at = relaxation.evaluate_minimums(multipliers, self.max_sellers);
         let unlimited = self.max_sellers >= relaxation.sellers();
         self.always_open = free.to_vec();
         self.usable = None;
@@ -390,7 +390,7 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
         for_start: bool,
     ) -> Option<LinearStart> {
         let linear = self.linear_multipliers(relaxation, bound, gap, for_start)?;
-        let at = relaxation.evaluate(&linear, self.max_sellers);
+        let at = relaxation.evaluate_minimums(&linear, self.max_sellers);
         self.bound_by(at.bound);
         if !at.open.is_empty() && !self.market.deadline.stop(self.top.best().is_some()) {
             self.solve_set(at.open.clone(), Purpose::Incumbent);
