@@ -66,16 +66,32 @@ impl Market<'_> {
         let relaxation = Relaxation::new(self);
         let mut seed = None;
         let mut warm = None;
-        let mut answers = Vec::new();
+        let mut answers: Vec<ScenarioEntry> = Vec::new();
         let mut timed_out = false;
+        let mut searched = None;
         for cap in self.scenario_caps() {
+            // A cap at or above the number of sellers is the same search as the one before
+            // it that was too.
+            let sellers = self.sellers_under(cap);
+            if let Some((_, entry, optimality)) = answers.last()
+                && searched == Some(sellers)
+            {
+                answers.push((cap, entry.clone(), *optimality));
+                continue;
+            }
             let found = self.multi_seller_entry(&relaxation, cap, seed, warm);
             seed = found.entry.clone();
             warm = found.multipliers;
             timed_out |= found.timed_out;
+            searched = Some(sellers);
             answers.push((cap, found.entry, found.optimality));
         }
         (answers, timed_out)
+    }
+
+    /// How many sellers a cart under `cap` may use, at most the sellers there are.
+    fn sellers_under(&self, cap: Option<usize>) -> usize {
+        cap.unwrap_or(self.sellers.len()).min(self.sellers.len())
     }
 
     fn effective_cap(&self, max_sellers: Option<u32>) -> Option<usize> {
@@ -90,7 +106,7 @@ impl Market<'_> {
     /// scenarios are, each from the one before): a cart always exists early, even where
     /// sellers' minimum orders make carts across sellers hard to meet.
     fn seeded_entry(&self, relaxation: &Relaxation, cap: Option<usize>) -> Found {
-        if cap == Some(1) {
+        if cap == Some(1) || self.sellers_under(cap) == 1 {
             return self.multi_seller_entry(relaxation, cap, None, None);
         }
         let single = self.multi_seller_entry(relaxation, Some(1), None, None);
@@ -115,7 +131,7 @@ impl Market<'_> {
                 timed_out: false,
             };
         }
-        let max_sellers = cap.unwrap_or(self.sellers.len()).min(self.sellers.len());
+        let max_sellers = self.sellers_under(cap);
         let (entry, multipliers, optimality, timed_out) =
             SellerSearch::new(self, max_sellers, seed).run(relaxation, warm);
         Found {

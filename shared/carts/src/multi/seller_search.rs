@@ -139,7 +139,19 @@ impl<'m, 'a> SellerSearch<'m, 'a> {
             })
             .collect();
         self.always_open = free.clone();
-        let multipliers = self.tighten(relaxation, warm.unwrap_or_else(|| relaxation.initial()));
+        let start = warm.unwrap_or_else(|| relaxation.initial());
+        if relaxation.sellers() == 1 {
+            // One seller: its search is the whole problem. The starting multipliers give
+            // the goal (a bound as good as the fractional one).
+            let at = relaxation.evaluate_minimums(&start, self.max_sellers);
+            self.bound_by(at.bound);
+            self.solve(&[0], Purpose::Prove);
+            if self.solved.contains(&vec![0]) {
+                let best = self.top.into_entries().into_iter().next();
+                return (best, start, Optimality::Proven, false);
+            }
+        }
+        let multipliers = self.tighten(relaxation, start);
         let (at, order) = self.branching(relaxation, &multipliers, &free);
         self.bound_by(at.bound);
         // Where the steps stalled well above the best cart, the linear programme's duals
