@@ -18,7 +18,7 @@ use cratedigger_kit::{
 use cratedigger_kv::KeyValue;
 use cratedigger_proto::convert::{job_of, stage_from_pb, timestamp_from_pb};
 use cratedigger_proto::{Event, events};
-use cratedigger_status::{StageCompletion, StatusBoard};
+use cratedigger_status::{Completion, StageCompletion, StatusBoard};
 
 pub const SERVICE: &str = "tracker";
 
@@ -68,6 +68,25 @@ impl Tracker {
         ]
     }
 
+    /// Announces a completion this caller claimed. One claimed by another delivery and
+    /// not yet announced leaves this event to be retried: acknowledged now, it would be
+    /// lost if the claimer died before publishing.
+    async fn complete(
+        &self,
+        job: &events::Job,
+        spec: &JobSpec,
+        stage: Stage,
+        completion: Completion,
+    ) -> Result<(), HandleError> {
+        match completion {
+            Completion::Claimed(done) => self.announce(job, spec, stage, done).await,
+            Completion::Pending => Err(HandleError::retry(anyhow::anyhow!(
+                "the completion of stage {stage} is claimed by another delivery and not yet announced"
+            ))),
+            Completion::Incomplete | Completion::Announced => Ok(()),
+        }
+    }
+
     /// Publishes StageCompleted for a completion this caller claimed, then confirms the
     /// claim (or releases it, so a retry can announce).
     async fn announce(
@@ -109,7 +128,7 @@ pub struct On<E> {
 }
 
 impl<E> On<E> {
-    fn new(tracker: Arc<Tracker>) -> Self {
+    pub fn new(tracker: Arc<Tracker>) -> Self {
         Self {
             tracker,
             _event: std::marker::PhantomData,
@@ -153,14 +172,11 @@ impl EventHandler for On<events::ChunksPlanned> {
             .earlier_stages_finished(&spec.id, spec.kind, stage, now)
             .await
             .map_err(HandleError::retry)?;
-        if let Some(done) = board
+        let completion = board
             .chunks_planned(&spec.id, stage, event.total, now)
             .await
-            .map_err(HandleError::retry)?
-        {
-            self.tracker.announce(&job, &spec, stage, done).await?;
-        }
-        Ok(())
+            .map_err(HandleError::retry)?;
+        self.tracker.complete(&job, &spec, stage, completion).await
     }
 }
 
@@ -175,10 +191,7 @@ impl EventHandler for On<events::ChunkDone> {
             .chunk_done(&spec.id, stage, event.chunk, event.failed, Utc::now())
             .await
             .map_err(HandleError::retry)?;
-        if let Some(done) = completion {
-            self.tracker.announce(&job, &spec, stage, done).await?;
-        }
-        Ok(())
+        self.tracker.complete(&job, &spec, stage, completion).await
     }
 }
 

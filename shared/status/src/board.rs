@@ -15,6 +15,9 @@ use crate::record::{field, raw_percent};
 /// any subscription's ack deadline, so a crashed claimer's message, redelivered after the
 /// deadline, finds the claim gone.
 const CLAIM_TTL: Duration = Duration::from_secs(10);
+/// The completion flag's values.
+const CLAIMED: &str = "claimed";
+const ANNOUNCED: &str = "announced";
 
 /// Returned to exactly one caller when the last chunk of a stage is done; that caller
 /// publishes StageCompleted and confirms with `completion_announced`.
@@ -22,6 +25,32 @@ const CLAIM_TTL: Duration = Duration::from_secs(10);
 pub struct StageCompletion {
     pub total: u32,
     pub failed: u32,
+}
+
+/// Where a stage's completion stands after a chunk or the plan was recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completion {
+    /// Chunks are still missing (or the plan is).
+    Incomplete,
+    /// This caller claimed it: it publishes StageCompleted, then confirms with
+    /// `completion_announced` (or releases with `completion_not_announced`).
+    Claimed(StageCompletion),
+    /// Another caller claimed it and has not confirmed yet. The caller must not take its
+    /// message as handled: if the claimer died, this message may be the last one that can
+    /// announce the stage, once the claim lapses. Retry it later.
+    Pending,
+    /// Announced already: nothing more to do.
+    Announced,
+}
+
+impl Completion {
+    /// The completion, if this caller is to announce it.
+    pub fn claimed(self) -> Option<StageCompletion> {
+        match self {
+            Self::Claimed(done) => Some(done),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -118,7 +147,7 @@ impl StatusBoard {
         self.touched(job, now).await
     }
 
-    /// The stage has `total` chunks. Returns the completion if every chunk was already
+    /// The stage has `total` chunks. Claims the completion if every chunk was already
     /// done (they can arrive first).
     pub async fn chunks_planned(
         &self,
@@ -126,7 +155,7 @@ impl StatusBoard {
         stage: Stage,
         total: u32,
         now: DateTime<Utc>,
-    ) -> Result<Option<StageCompletion>, KvError> {
+    ) -> Result<Completion, KvError> {
         self.stage_started(job, stage, now).await?;
         self.kv
             .hash_set_if_absent(
@@ -138,8 +167,8 @@ impl StatusBoard {
         self.claim_completion(job, stage, now).await
     }
 
-    /// Chunk `chunk` of the stage finished (or failed for good). Returns the completion to
-    /// exactly one caller, when this made the stage complete.
+    /// Chunk `chunk` of the stage finished (or failed for good). Claims the completion
+    /// for exactly one caller at a time, when the stage is complete (see [`Completion`]).
     pub async fn chunk_done(
         &self,
         job: &JobId,
@@ -147,7 +176,7 @@ impl StatusBoard {
         chunk: u32,
         failed: bool,
         now: DateTime<Utc>,
-    ) -> Result<Option<StageCompletion>, KvError> {
+    ) -> Result<Completion, KvError> {
         let key = job_key(job);
         let member = chunk.to_string();
         let (done_set, failed_set) = (
@@ -177,33 +206,36 @@ impl StatusBoard {
         job: &JobId,
         stage: Stage,
         now: DateTime<Utc>,
-    ) -> Result<Option<StageCompletion>, KvError> {
+    ) -> Result<Completion, KvError> {
         let fields = self.kv.hash_get_all(&job_key(job)).await?;
         let Some(total) = fields
             .get(&field::stage(stage, "total"))
             .and_then(|t| t.parse::<u32>().ok())
         else {
             self.update_percent(job, now).await?;
-            return Ok(None);
+            return Ok(Completion::Incomplete);
         };
         let done = self.kv.set_len(&chunk_set(job, stage, "done")).await?;
         self.update_percent(job, now).await?;
         if done < u64::from(total) {
-            return Ok(None);
+            return Ok(Completion::Incomplete);
         }
         // The claim is provisional until `completion_announced`: if the announcement is
-        // never confirmed (the process died), the claim lapses before the message's ack
-        // deadline and its redelivery can claim again.
+        // never confirmed (the process died, or failed between claim and publish), the
+        // claim lapses, and a message that found it held and was retried claims again.
         let flag = chunk_set(job, stage, "complete");
         if !self
             .kv
-            .set_if_absent(&flag, "claimed", Some(CLAIM_TTL))
+            .set_if_absent(&flag, CLAIMED, Some(CLAIM_TTL))
             .await?
         {
-            return Ok(None);
+            return Ok(match self.kv.get(&flag).await?.as_deref() {
+                Some(ANNOUNCED) => Completion::Announced,
+                _ => Completion::Pending,
+            });
         }
         let failed = self.kv.set_len(&chunk_set(job, stage, "failed")).await? as u32;
-        Ok(Some(StageCompletion { total, failed }))
+        Ok(Completion::Claimed(StageCompletion { total, failed }))
     }
 
     /// The StageCompleted of a claimed completion was published: the claim is final.
@@ -211,7 +243,7 @@ impl StatusBoard {
         self.kv
             .set(
                 &chunk_set(job, stage, "complete"),
-                "announced",
+                ANNOUNCED,
                 Some(self.ttl),
             )
             .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use cratedigger_domain::{JobError, JobId, JobKind, JobState, Stage, StageState};
 use cratedigger_kv::{KeyValue, MemoryKeyValue};
-use cratedigger_status::{StageCompletion, StatusBoard};
+use cratedigger_status::{Completion, StageCompletion, StatusBoard};
 
 fn board() -> StatusBoard {
     let kv: Arc<dyn KeyValue> = Arc::new(MemoryKeyValue::new());
@@ -37,7 +37,7 @@ async fn chunks_done_before_the_plan_count_when_it_arrives() {
                 .chunk_done(&job, Stage::Profile, chunk, false, at(1))
                 .await
                 .unwrap(),
-            None
+            Completion::Incomplete
         );
     }
     let done = board
@@ -46,7 +46,7 @@ async fn chunks_done_before_the_plan_count_when_it_arrives() {
         .unwrap();
     assert_eq!(
         done,
-        Some(StageCompletion {
+        Completion::Claimed(StageCompletion {
             total: 3,
             failed: 0
         })
@@ -61,14 +61,14 @@ async fn chunks_done_before_the_plan_count_when_it_arrives() {
             .chunks_planned(&job, Stage::Profile, 3, at(3))
             .await
             .unwrap(),
-        None
+        Completion::Announced
     );
     assert_eq!(
         board
             .chunk_done(&job, Stage::Profile, 1, false, at(3))
             .await
             .unwrap(),
-        None
+        Completion::Announced
     );
     let status = board.read(&job, at(4)).await.unwrap().unwrap();
     assert_eq!(
@@ -98,7 +98,7 @@ async fn exactly_one_of_many_concurrent_chunks_completes_the_stage() {
         .collect();
     let mut completions = 0;
     for task in tasks {
-        completions += usize::from(task.await.unwrap().is_some());
+        completions += usize::from(task.await.unwrap().claimed().is_some());
     }
     assert_eq!(completions, 1);
 }
@@ -116,23 +116,27 @@ async fn an_unconfirmed_claim_lapses_so_a_redelivery_can_announce() {
             .chunk_done(&job, Stage::Profile, 0, false, at(2))
             .await
             .unwrap()
+            .claimed()
             .is_some()
     );
-    // The claimer died before publishing: nobody else may claim for now...
-    assert!(
+    // The claimer died before publishing, and its message came back at once (a nack on
+    // shutdown): nobody else may claim for now, and the message is not handled either
+    // (acknowledged, it would have been the last one able to announce the stage)...
+    assert_eq!(
         board
             .chunk_done(&job, Stage::Profile, 0, false, at(3))
             .await
-            .unwrap()
-            .is_none()
+            .unwrap(),
+        Completion::Pending
     );
-    // ...but once the claim lapses (before any ack deadline), the redelivery claims it.
+    // ...so it is retried, and once the claim lapses the retry claims it.
     tokio::time::sleep(Duration::from_secs(11)).await;
     assert!(
         board
             .chunk_done(&job, Stage::Profile, 0, false, at(30))
             .await
             .unwrap()
+            .claimed()
             .is_some()
     );
     // A claim whose publish failed is released at once.
@@ -145,6 +149,7 @@ async fn an_unconfirmed_claim_lapses_so_a_redelivery_can_announce() {
             .chunk_done(&job, Stage::Profile, 0, false, at(31))
             .await
             .unwrap()
+            .claimed()
             .is_some()
     );
     board
@@ -152,12 +157,12 @@ async fn an_unconfirmed_claim_lapses_so_a_redelivery_can_announce() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(60)).await;
-    assert!(
+    assert_eq!(
         board
             .chunk_done(&job, Stage::Profile, 0, false, at(90))
             .await
-            .unwrap()
-            .is_none()
+            .unwrap(),
+        Completion::Announced
     );
 }
 
@@ -181,7 +186,7 @@ async fn failed_chunks_make_the_status_partial() {
         .unwrap();
     assert_eq!(
         done,
-        Some(StageCompletion {
+        Completion::Claimed(StageCompletion {
             total: 4,
             failed: 1
         })

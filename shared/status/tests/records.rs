@@ -80,7 +80,7 @@ async fn the_market_releases_of_a_job_and_its_market_chunks_are_counted_apart() 
         .unwrap();
 
     assert_eq!(
-        done,
+        done.claimed(),
         Some(StageCompletion {
             total: 2,
             failed: 1
