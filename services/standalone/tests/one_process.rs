@@ -269,3 +269,33 @@ async fn benchmark_a_5000_item_wantlist_at_the_rate_limit() {
     );
     mesh.stop().await;
 }
+
+/// One `Retry-After: 86000` (a day) once froze every Discogs request of the process: the
+/// request slept it out and the shared limiter paused everyone for it. Now the request
+/// fails retryably (its job tries again through the bus) and the others wait the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_day_long_retry_after_holds_back_neither_its_job_nor_anyone_elses() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let sim = Sim::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded_settings(dir.path(), &sim);
+    settings.backends.discogs.max_retry_after_seconds = 2;
+    let mesh = Mesh::start(settings, |bus| bus).await;
+    let api = Api::new(&mesh.gateway);
+    sim.fault(serde_json::json!({
+        "kind": "rate_limited", "retry_after_secs": 86_000,
+        "path_prefix": "/users/digger0521", "times": 1,
+    }))
+    .await;
+    let throttled = api
+        .post_job(serde_json::json!({"kind": "sync", "username": "digger0521"}))
+        .await;
+    let other = api
+        .post_job(serde_json::json!({"kind": "sync", "username": "digger0522"}))
+        .await;
+    for job in [&other, &throttled] {
+        let (status, _) = api.wait(job, Duration::from_secs(90)).await;
+        assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    }
+    mesh.stop().await;
+}

@@ -164,14 +164,17 @@ pub async fn discogs_client(
         Some(token) if !token.is_empty() => Auth::Token(Secret::new(token.clone())),
         _ => Auth::None,
     };
-    let policy = match settings.requests_per_minute {
+    let mut policy = match settings.requests_per_minute {
         Some(rate) => RateLimitPolicy::per_minute(rate),
         None if matches!(auth, Auth::None) => RateLimitPolicy::unauthenticated(),
         None => RateLimitPolicy::authenticated(),
     };
+    let max_retry_after = std::time::Duration::from_secs(settings.max_retry_after_seconds);
+    policy.max_pause = max_retry_after;
     let mut config = ClientConfig::discogs(auth)
         .with_api_base(&settings.api_url)?
         .with_web_base(&settings.web_url)?;
+    config.retry.max_retry_after = max_retry_after;
     if let Some(agent) = &settings.user_agent {
         config.user_agent = agent.clone();
     }

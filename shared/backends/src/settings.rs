@@ -130,6 +130,9 @@ pub struct DiscogsSettings {
     /// The request budget; defaults to what Discogs grants (60 with a token, else 25).
     pub requests_per_minute: Option<u32>,
     pub limiter: LimiterKind,
+    /// The longest `Retry-After` waited out: a longer one fails the request (retryably)
+    /// and holds the shared budget back this long only.
+    pub max_retry_after_seconds: u64,
 }
 
 impl std::fmt::Debug for DiscogsSettings {
@@ -140,6 +143,7 @@ impl std::fmt::Debug for DiscogsSettings {
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("requests_per_minute", &self.requests_per_minute)
             .field("limiter", &self.limiter)
+            .field("max_retry_after_seconds", &self.max_retry_after_seconds)
             .finish()
     }
 }
@@ -153,6 +157,7 @@ impl Default for DiscogsSettings {
             user_agent: None,
             requests_per_minute: None,
             limiter: LimiterKind::Memory,
+            max_retry_after_seconds: 120,
         }
     }
 }

@@ -26,6 +26,7 @@ fn quick_retries() -> RetryPolicy {
         max_attempts: 3,
         min_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(20),
+        ..RetryPolicy::default()
     }
 }
 

@@ -13,7 +13,9 @@ use cratedigger_discogs::Secret;
 use cratedigger_discogs::api::{
     Auth, ClientConfig, DiscogsClient, DiscogsError, ListingSource, RetryPolicy,
 };
-use cratedigger_discogs::ratelimit::{Feedback, RateLimitError, RateLimiter, TryAcquire};
+use cratedigger_discogs::ratelimit::{
+    Feedback, MemoryRateLimiter, RateLimitError, RateLimitPolicy, RateLimiter, TryAcquire,
+};
 use cratedigger_domain::{ListingId, ReleaseId};
 
 /// Counts acquires and keeps every piece of feedback.
@@ -48,6 +50,7 @@ async fn fake_and_client(
         max_attempts: attempts,
         min_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(40),
+        max_retry_after: Duration::from_secs(30),
     };
     config.request_timeout = Duration::from_millis(500);
     let limiter = Arc::new(RecordingLimiter::default());
@@ -94,6 +97,52 @@ async fn a_429_is_retried_after_its_retry_after_and_pauses_the_limiter() {
         used: Some(2),
         remaining: Some(58)
     }));
+}
+
+#[tokio::test]
+async fn a_retry_after_longer_than_the_bound_fails_the_request_at_once() {
+    let (client, fake, limiter) = fake_and_client(4).await;
+    let start = Instant::now();
+    let error = client.release(ReleaseId(7)).await.unwrap_err();
+    assert!(
+        matches!(error, DiscogsError::RateLimited { attempts: 1, .. }),
+        "{error:?}"
+    );
+    assert!(error.is_retryable(), "its job retries later");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(fake.hits("/releases/7"), 1, "not retried in place");
+    assert!(
+        limiter
+            .feedback
+            .lock()
+            .unwrap()
+            .contains(&Feedback::Throttled {
+                retry_after: Some(Duration::from_secs(86_000))
+            })
+    );
+
+    // Behind a real shared limiter, everyone else is held back for the policy's bound,
+    // not for the day the server asked.
+    let (base, _fake) = fake_discogs::start().await;
+    let config =
+        ClientConfig::single_host(&base, Auth::Token(Secret::new(fake_discogs::TOKEN))).unwrap();
+    let policy = RateLimitPolicy {
+        max_pause: Duration::from_millis(800),
+        ..RateLimitPolicy::per_minute(60_000)
+    };
+    let client = DiscogsClient::new(config, Arc::new(MemoryRateLimiter::new(policy))).unwrap();
+    client.release(ReleaseId(7)).await.unwrap_err();
+    let started = Instant::now();
+    client.release(ReleaseId(8)).await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ fn fast(burst: u32) -> RateLimitPolicy {
         burst,
         headroom_per_mille: 0,
         throttled_pause: Duration::from_millis(300),
+        max_pause: Duration::from_secs(120),
     }
 }
 

@@ -40,6 +40,10 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     pub min_delay: Duration,
     pub max_delay: Duration,
+    /// The longest `Retry-After` a request waits out. A longer one fails the request at
+    /// once with a retryable error (its job retries later, through the bus), instead of
+    /// holding a worker, and everyone behind the shared limiter, for that long.
+    pub max_retry_after: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -48,6 +52,7 @@ impl Default for RetryPolicy {
             max_attempts: 4,
             min_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(120),
         }
     }
 }

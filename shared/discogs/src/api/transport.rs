@@ -101,7 +101,11 @@ impl DiscogsClient {
                 Err(error) => (self.transport_error(&endpoint, attempt, &error), None),
             };
             let backoff = delays.next();
-            if last || backoff.is_none() {
+            let too_long = server_wait.is_some_and(|wait| wait > policy.max_retry_after);
+            if last || backoff.is_none() || too_long {
+                if too_long {
+                    tracing::warn!(%endpoint, retry_after_s = server_wait.unwrap_or_default().as_secs(), "discogs asked to wait longer than max_retry_after: failing the request for a later retry");
+                }
                 return Err(failure);
             }
             let delay = backoff

@@ -36,6 +36,10 @@ pub struct RateLimitPolicy {
     pub headroom_per_mille: u32,
     /// How long to hold everyone back after a 429 that carried no `Retry-After`.
     pub throttled_pause: Duration,
+    /// The longest a 429 holds everyone back, whatever its `Retry-After` says: one answer
+    /// of `Retry-After: 86000` must not freeze every user's requests for a day (the
+    /// request that got it fails instead, see [`crate::api::RetryPolicy`]).
+    pub max_pause: Duration,
 }
 
 impl RateLimitPolicy {
@@ -65,6 +69,7 @@ impl RateLimitPolicy {
             burst: 1,
             headroom_per_mille: 20,
             throttled_pause: Duration::from_secs(5),
+            max_pause: Duration::from_secs(120),
         }
     }
 
@@ -136,7 +141,11 @@ impl RateLimitPolicy {
             }
             Feedback::Throttled { retry_after } => Adjustment {
                 interval: None,
-                pause: Some(retry_after.unwrap_or(self.throttled_pause)),
+                pause: Some(
+                    retry_after
+                        .unwrap_or(self.throttled_pause)
+                        .min(self.max_pause),
+                ),
                 skip_slot: false,
                 used_in_window: 0,
             },
@@ -271,5 +280,10 @@ mod tests {
         );
         let bare = Feedback::Throttled { retry_after: None };
         assert_eq!(policy.adjustment(&bare).pause, Some(policy.throttled_pause));
+        // A day-long Retry-After holds the others back for the bound only.
+        let day = Feedback::Throttled {
+            retry_after: Some(Duration::from_secs(86_000)),
+        };
+        assert_eq!(policy.adjustment(&day).pause, Some(policy.max_pause));
     }
 }

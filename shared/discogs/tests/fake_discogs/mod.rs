@@ -170,7 +170,8 @@ async fn inventory(State(fake): State<Fake>, request: Request) -> Response {
 }
 
 /// Release ids choose a behaviour: 1 = 429 twice (Retry-After 1), 2 = always 500,
-/// 3 = a truncated body once, 4 = one 503, 5 = always truncated, 6 = never answers in time.
+/// 3 = a truncated body once, 4 = one 503, 5 = always truncated, 6 = never answers in time,
+/// 7 = 429 with `Retry-After: 86000` (a day).
 async fn release(State(fake): State<Fake>, Path(id): Path<u64>, request: Request) -> Response {
     let n = fake.count(&request);
     let body = fixture("brotherlogic__godiscogs/testdata__releases__249504_token=token");
@@ -186,6 +187,16 @@ async fn release(State(fake): State<Fake>, Path(id): Path<u64>, request: Request
             response
                 .headers_mut()
                 .insert("x-discogs-ratelimit-remaining", "0".parse().unwrap());
+            response
+        }
+        (7, _) => {
+            let mut response = message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "You are making requests too quickly.",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, "86000".parse().unwrap());
             response
         }
         (2, _) => message(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
