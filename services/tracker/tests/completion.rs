@@ -1,7 +1,7 @@
 //! The tracker's completion of a stage: announced once however the last chunk's event is
+//! delivered, and never lost when a delivery that claimed it dies before announcing.
 
 #![allow(clippy::unwrap_used)]
-//! delivered, and never lost when a delivery that claimed it dies before announcing.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
