@@ -33,6 +33,9 @@ pub enum ApiError {
     /// The body is larger than the gateway accepts.
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    /// The body is not in the format the route takes (JSON, said by `content-type`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A feature that needs configuration that is missing (signing in, similar releases).
     #[error("{0}")]
     NotConfigured(String),
@@ -62,6 +65,9 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             Self::NotConfigured(_) => (StatusCode::NOT_IMPLEMENTED, "not_configured"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }
@@ -77,8 +83,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable and machine-readable: `invalid_request`, `unauthenticated`, `forbidden`,
-    /// `not_found`, `conflict`, `rate_limited`, `too_large`, `not_configured`,
-    /// `unavailable`.
+    /// `not_found`, `conflict`, `rate_limited`, `too_large`, `unsupported_media_type`,
+    /// `not_configured`, `unavailable`.
     pub code: String,
     /// For a person.
     pub message: String,

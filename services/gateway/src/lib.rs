@@ -137,7 +137,8 @@ impl Gateway {
         Duration::from_secs(self.settings.session_days.max(1) * 24 * 3600)
     }
 
-    /// The API, the sign-in routes, the web page, health and metrics.
+    /// The API, the sign-in routes, the web page and the health probes (`/metrics` is on
+    /// the health port only).
     pub fn router(&self, health: &Health) -> Router {
         let guarded = Router::new()
             .route("/api/v1/jobs", post(jobs::create))
@@ -178,7 +179,7 @@ impl Gateway {
         if let Some(limiter) = self.limiter.clone() {
             app = app.layer(from_fn_with_state(limiter, ratelimit::limit));
         }
-        app.merge(health.router())
+        app.merge(health.probes())
             // An info span per request: the root of the trace of the job it creates.
             .layer(
                 TraceLayer::new_for_http()

@@ -465,6 +465,52 @@ async fn every_mistake_in_a_job_request_is_a_400_naming_its_field() {
 }
 
 #[tokio::test]
+async fn a_job_request_must_be_declared_as_json() {
+    let stack = Stack::start().await;
+    // A valid body not declared as JSON is what a form on another site can post with a
+    // visitor's cookies: refused, naming the type to send.
+    let valid = serde_json::to_string(&sync("digger0031")).unwrap();
+    for declared in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        None,
+    ] {
+        let mut request = stack
+            .request(Method::POST, "/api/v1/jobs", None)
+            .body(valid.clone());
+        if let Some(declared) = declared {
+            request = request.header("content-type", declared);
+        }
+        let refused = request.send().await.unwrap();
+        let error = error_of(
+            refused,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        )
+        .await;
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("application/json"),
+            "{declared:?}: {error}"
+        );
+    }
+    let with_charset = stack
+        .request(Method::POST, "/api/v1/jobs", None)
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(valid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_charset.status(), StatusCode::ACCEPTED);
+    // The refused requests started nothing: this one is not a repeat of theirs.
+    let created: Value = with_charset.json().await.unwrap();
+    assert_eq!(created["existing"], false, "{created}");
+}
+
+#[tokio::test]
 async fn an_identical_request_returns_the_running_or_recent_job() {
     let stack = Stack::start().await;
     let (first, existing, _) = stack.start_job(&sync("digger0004"), None).await;
@@ -1391,4 +1437,51 @@ async fn every_error_has_one_shape_and_the_document_and_page_are_served() {
             "{path} is empty"
         );
     }
+}
+
+#[tokio::test]
+async fn the_api_port_answers_probes_but_keeps_metrics_to_the_health_port() {
+    let stack = Stack::start().await;
+    assert_eq!(stack.get("/healthz").await.status(), StatusCode::OK);
+    assert_eq!(stack.get("/readyz").await.status(), StatusCode::OK);
+    // The metrics name routes, queues and internal counts: not for the public port.
+    let metrics = stack.get("/metrics").await;
+    error_of(metrics, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_write_with_the_session_cookie_from_another_site_is_refused() {
+    let stack = Stack::start().await;
+    let (_, _, cookie) = stack.start_job(&sync("digger0032"), None).await;
+    let cookie = cookie.expect("an anonymous session");
+    let from = |origin: Option<&str>| {
+        let request = stack
+            .request(Method::POST, "/api/v1/jobs", Some(&cookie))
+            .json(&sync("digger0033"));
+        match origin {
+            Some(origin) => request.header("origin", origin),
+            None => request,
+        }
+    };
+    // A page elsewhere posting with the visitor's cookie.
+    let cross = from(Some("https://elsewhere.example"))
+        .send()
+        .await
+        .unwrap();
+    let error = error_of(cross, StatusCode::FORBIDDEN, "forbidden").await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("elsewhere.example"),
+        "{error}"
+    );
+    let null = from(Some("null")).send().await.unwrap();
+    error_of(null, StatusCode::FORBIDDEN, "forbidden").await;
+    // The site's own page, and a client that sends no Origin, pass.
+    let own = stack.base.trim_end_matches('/').to_owned();
+    let same = from(Some(&own)).send().await.unwrap();
+    assert_eq!(same.status(), StatusCode::ACCEPTED);
+    let script = from(None).send().await.unwrap();
+    assert_eq!(script.status(), StatusCode::ACCEPTED);
 }

@@ -239,8 +239,8 @@ async fn execute(command: Command, settings: &mut AppSettings) -> anyhow::Result
 
 /// One service of a deployment, until SIGTERM (or Ctrl-C) and its in-flight work drained.
 ///
-/// Every service but the gateway (which serves them on its own port) answers `/healthz`,
-/// `/readyz` and `/metrics` on the health port from the start to the end: alive but not
+/// Every service answers `/healthz`, `/readyz` and `/metrics` on the health port (the
+/// gateway also answers the first two on its own port) from the start to the end: alive but not
 /// ready while start-up waits for the servers, ready while it serves, not ready again as
 /// soon as the signal comes and while the workers drain, so an orchestrator neither routes
 /// work to it nor restarts it for being slow to stop.
@@ -248,10 +248,7 @@ pub async fn serve(settings: &AppSettings, service: Service) -> anyhow::Result<(
     let shutdown = Shutdown::new();
     shutdown.on_signals();
     let health = Health::new(service.name());
-    let endpoints = match service {
-        Service::Gateway => None,
-        _ => Some(HealthEndpoints::start(&settings.health, &health).await?),
-    };
+    let endpoints = HealthEndpoints::start(&settings.health, &health).await?;
     let served = tokio::select! {
         connected = connect(settings) => match connected {
             Ok(backends) => run_service(service, &backends, settings, &health, shutdown).await,
@@ -262,9 +259,7 @@ pub async fn serve(settings: &AppSettings, service: Service) -> anyhow::Result<(
             Ok(())
         }
     };
-    if let Some(endpoints) = endpoints {
-        endpoints.stop().await;
-    }
+    endpoints.stop().await;
     served
 }
 
@@ -378,6 +373,7 @@ pub async fn up(settings: &mut AppSettings, args: UpArgs) -> anyhow::Result<()> 
     }
     let backends = connect(settings).await?;
     let health = Health::new("cratedigger");
+    let endpoints = HealthEndpoints::start(&settings.health, &health).await?;
     let mut tasks = services::all_tasks(&backends, settings, &health);
     let subscriptions = tasks
         .iter()
@@ -424,7 +420,9 @@ pub async fn up(settings: &mut AppSettings, args: UpArgs) -> anyhow::Result<()> 
             shutdown.trigger();
         }
     }
-    running.await.context("the services stopped unexpectedly")?
+    let ran = running.await.context("the services stopped unexpectedly");
+    endpoints.stop().await;
+    ran?
 }
 
 /// Says at start-up, rather than in every carts job, that no source can pass the

@@ -63,12 +63,18 @@ impl Health {
         self.service
     }
 
-    /// `/healthz`, `/readyz` and `/metrics`, to merge into a service's router or serve alone.
+    /// `/healthz`, `/readyz` and `/metrics`, served on the health port.
     pub fn router(&self) -> Router {
+        self.probes()
+            .route("/metrics", get(|| async { prometheus().render() }))
+    }
+
+    /// `/healthz` and `/readyz` alone, for a public port (the gateway's): the metrics
+    /// name internals and stay on the health port.
+    pub fn probes(&self) -> Router {
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
-            .route("/metrics", get(|| async { prometheus().render() }))
             .with_state(self.clone())
     }
 }

@@ -21,7 +21,8 @@ pub mod session;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use cratedigger_domain::{JobId, Username};
@@ -138,8 +139,56 @@ pub async fn authenticate(
     if gateway.keys.are_required() && !caller.has_api_key && caller.signed_in_as().is_none() {
         return Err(ApiError::Unauthenticated);
     }
+    let writes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if writes && caller.session.is_some() && !caller.has_api_key {
+        check_same_site(&gateway.settings, request.headers())?;
+    }
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
+}
+
+/// A write that a session cookie authenticates must come from this site's own pages:
+/// browsers send `Origin` with every such request, and a page on another site would
+/// otherwise act with the visitor's session. Requests without `Origin` (scripts, curl)
+/// carry no ambient credentials of a browser and pass. This site is the configured
+/// public address, the request's own host, or a configured CORS origin.
+fn check_same_site(settings: &crate::GatewaySettings, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
+    let authority = |url: &str| {
+        url.split_once("://").map(|(_, rest)| {
+            rest.split('/')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        })
+    };
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let own = settings
+        .public_url
+        .as_deref()
+        .map(|u| u.trim_end_matches('/'));
+    let allowed = own == Some(origin)
+        || (own.is_none() && host.is_some() && authority(origin) == host)
+        || settings
+            .cors_origins
+            .iter()
+            .any(|o| o == "*" || o.trim_end_matches('/') == origin);
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "a request from {origin} may not act with this site's session cookie"
+        )))
+    }
 }
 
 async fn identify(

@@ -54,8 +54,10 @@ pub(crate) fn parse_job_id(id: &str) -> Result<JobId, ApiError> {
 pub(crate) async fn create(
     State(gateway): State<Gateway>,
     Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    request::require_json(&headers)?;
     let valid = request::parse(&body, gateway.settings.default_limit)?;
     let spec = valid.spec;
     // A visitor without a session gets an anonymous one, so that it may cancel its job.

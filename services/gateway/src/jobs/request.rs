@@ -56,6 +56,29 @@ pub struct CreateJob {
 
 const FIELDS: [&str; 5] = ["kind", "username", "criteria", "limit", "wantlist_share"];
 
+/// Job requests are JSON, and say so. A form on another site can only post
+/// `text/plain`, `application/x-www-form-urlencoded` or `multipart/form-data` without a
+/// preflight, so refusing every other type keeps it from starting jobs with a visitor's
+/// session.
+pub(crate) fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = declared.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        return Ok(());
+    }
+    let said = if declared.is_empty() {
+        "no content-type".to_owned()
+    } else {
+        format!("content-type {declared:?}")
+    };
+    Err(ApiError::UnsupportedMediaType(format!(
+        "job requests are JSON: send content-type: application/json (got {said})"
+    )))
+}
+
 /// A request that passed every check: the job to start, and what identifies it for
 /// de-duplication (everything that changes the result, and nothing else).
 pub struct ValidRequest {
