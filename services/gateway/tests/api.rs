@@ -1485,3 +1485,24 @@ async fn a_write_with_the_session_cookie_from_another_site_is_refused() {
     let script = from(None).send().await.unwrap();
     assert_eq!(script.status(), StatusCode::ACCEPTED);
 }
+
+#[tokio::test]
+async fn a_job_whose_request_could_not_be_published_is_not_handed_out_again() {
+    let failing = Arc::new(std::sync::atomic::AtomicU32::new(1));
+    let options = Options {
+        failing_publishes: Some(failing.clone()),
+        ..Options::new()
+    };
+    let stack = Stack::start_with(options).await;
+    // The bus refuses the gateway's publish: the caller is told to try again...
+    let refused = stack.post_job(&sync("digger0035"), None).await;
+    error_of(refused, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    // ...and trying again starts the job, instead of being handed the one that never
+    // reached the bus (it would read `queued` forever).
+    let (job, existing, _) = stack.start_job(&sync("digger0035"), None).await;
+    assert!(!existing, "handed the job that never started");
+    assert_eq!(
+        final_state(&stack.wait_final(&job, None).await),
+        "succeeded"
+    );
+}

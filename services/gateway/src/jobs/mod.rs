@@ -113,37 +113,64 @@ pub(crate) async fn create(
             .await
             .map_err(ApiError::unavailable)?;
     }
-    gateway
-        .owners
-        .record(&spec.id, &spec.username, &owner)
-        .await?;
-    let stored = serde_json::to_string(&StoredRequest {
-        spec: spec.clone(),
-        dedup_key,
-    })
-    .map_err(ApiError::unavailable)?;
-    kv.set(&request_key(&spec.id), &stored, Some(gateway.request_ttl()))
-        .await
+    let started = async {
+        gateway
+            .owners
+            .record(&spec.id, &spec.username, &owner)
+            .await?;
+        let stored = serde_json::to_string(&StoredRequest {
+            spec: spec.clone(),
+            dedup_key: dedup_key.clone(),
+        })
         .map_err(ApiError::unavailable)?;
-    let event = pb::JobRequested {
-        job: Some(job_to_pb(&spec)),
-    };
-    gateway
-        .publisher
-        .publish(&event)
-        .await
-        .map_err(ApiError::unavailable)?;
+        kv.set(&request_key(&spec.id), &stored, Some(gateway.request_ttl()))
+            .await
+            .map_err(ApiError::unavailable)?;
+        let event = pb::JobRequested {
+            job: Some(job_to_pb(&spec)),
+        };
+        gateway
+            .publisher
+            .publish(&event)
+            .await
+            .map_err(ApiError::unavailable)
+    }
+    .await;
+    if let Err(error) = started {
+        forget_unstarted(kv, &dedup_key, &spec.id).await;
+        return Err(error);
+    }
     tracing::info!(job_id = %spec.id, kind = %spec.kind, username = %spec.username, private = owner.private, "job started");
     Ok(with_cookie(created(&spec.id, false)))
 }
 
-/// An identical request gets the existing job while it runs or once it succeeded in full.
+/// A job whose request could not be published never runs: an identical request must
+/// not be handed it (it would read `queued` forever). Its de-duplication key (if still
+/// its own) and stored request are removed; should that fail too, the key lapses with
+/// its window and the request with its time to live.
+async fn forget_unstarted(kv: &dyn cratedigger_kv::KeyValue, dedup_key: &str, job: &JobId) {
+    let own = kv
+        .get(dedup_key)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|holder| holder == job.as_str());
+    if own && let Err(e) = kv.delete(dedup_key).await {
+        tracing::warn!(job_id = %job, error = %e, "could not release the de-duplication key of a job that did not start");
+    }
+    if let Err(e) = kv.delete(&request_key(job)).await {
+        tracing::warn!(job_id = %job, error = %e, "could not remove the request of a job that did not start");
+    }
+}
+
+/// An identical request gets the existing job while it runs and moves, or once it
+/// succeeded in full; never one that failed, was cancelled or went stale.
 async fn is_worth_returning(gateway: &Gateway, job: &JobId) -> Result<bool, ApiError> {
     match read_status(&gateway.board, gateway.kv.as_ref(), job).await? {
         Some(status) => Ok(match status.state {
             JobState::Failed | JobState::Cancelled => false,
             JobState::Succeeded => !status.partial,
-            _ => true,
+            _ => !status.stale,
         }),
         None => Ok(false),
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cratedigger_backends::{BackendSettings, Backends, CatalogSettings, ResultsSettings};
+use cratedigger_bus::{BusError, EventBus, OutgoingMessage, SubscriptionSpec};
 use cratedigger_discogs_sim::{Application, SimSettings};
 use cratedigger_gateway::{Gateway, GatewaySettings, SimilarReleases};
 use cratedigger_kit::{Health, Runnable, Shutdown, Task, WorkerSettings, run_all};
@@ -70,6 +71,43 @@ impl Drop for Sim {
 pub struct Options {
     pub settings: GatewaySettings,
     pub similar: Option<Arc<dyn SimilarReleases>>,
+    /// The gateway's next this many publishes fail (the bus is down for it).
+    pub failing_publishes: Option<Arc<std::sync::atomic::AtomicU32>>,
+}
+
+/// The bus as the gateway sees it, failing publishes while `failing` counts down.
+struct FailingPublishes {
+    inner: Arc<dyn EventBus>,
+    failing: Arc<std::sync::atomic::AtomicU32>,
+}
+
+#[async_trait::async_trait]
+impl EventBus for FailingPublishes {
+    async fn ensure_topic(&self, topic: &str) -> Result<(), BusError> {
+        self.inner.ensure_topic(topic).await
+    }
+    async fn ensure_subscription(&self, spec: &SubscriptionSpec) -> Result<(), BusError> {
+        self.inner.ensure_subscription(spec).await
+    }
+    async fn publish(&self, topic: &str, message: OutgoingMessage) -> Result<(), BusError> {
+        use std::sync::atomic::Ordering;
+        let failed = self
+            .failing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failed {
+            return Err(BusError::Unavailable(
+                "the test bus refuses this publish".into(),
+            ));
+        }
+        self.inner.publish(topic, message).await
+    }
+    async fn subscribe(
+        &self,
+        spec: &SubscriptionSpec,
+    ) -> Result<Box<dyn cratedigger_bus::Subscription>, BusError> {
+        self.inner.subscribe(spec).await
+    }
 }
 
 impl Options {
@@ -86,6 +124,7 @@ impl Options {
         Self {
             settings,
             similar: None,
+            failing_publishes: None,
         }
     }
 
@@ -168,9 +207,16 @@ impl Stack {
             backends.bus.ensure_subscription(&spec).await.unwrap();
         }
 
+        let gateway_bus: Arc<dyn EventBus> = match options.failing_publishes {
+            Some(failing) => Arc::new(FailingPublishes {
+                inner: backends.bus.clone(),
+                failing,
+            }),
+            None => backends.bus.clone(),
+        };
         let mut gateway = Gateway::new(
             backends.kv.clone(),
-            backends.bus.clone(),
+            gateway_bus,
             backends.results.clone(),
             options.settings,
         )
