@@ -51,6 +51,7 @@ pub(crate) struct UploadQuery {
         (status = 202, description = "Received; read in the background", body = CreatedUpload),
         (status = 400, description = "A file is empty, not HTML nor a zip archive, or there are none or too many; `field` names it", body = ErrorBody),
         (status = 401, description = "API keys are configured and none was sent", body = ErrorBody),
+        (status = 403, description = "A session cookie sent from another site's page", body = ErrorBody),
         (status = 413, description = "Larger than the gateway accepts", body = ErrorBody),
     ))]
 pub(crate) async fn create(

@@ -48,8 +48,11 @@ pub(crate) fn parse_job_id(id: &str) -> Result<JobId, ApiError> {
         (status = 202, description = "Started, or an identical request's job", body = CreatedJob),
         (status = 400, description = "A field is wrong; `field` names it", body = ErrorBody),
         (status = 401, description = "API keys are configured and none was sent", body = ErrorBody),
+        (status = 403, description = "A session cookie sent from another site's page", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
+        (status = 415, description = "The body is not declared as `application/json`", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody),
+        (status = 503, description = "A backend is unavailable; try again shortly", body = ErrorBody),
     ))]
 pub(crate) async fn create(
     State(gateway): State<Gateway>,
