@@ -10,6 +10,7 @@
 //! are left out, so it is an upper bound wherever they bind.
 
 use super::Choice;
+use crate::model::value::gcd;
 
 /// The most table cells (8 bytes each) one search may build: 64 MiB.
 pub(super) const MAX_CELLS: usize = 1 << 23;
@@ -85,10 +86,6 @@ impl Exact {
             .get(from * self.width + at)
             .map_or(0, |&v| i128::from(v))
     }
-}
-
-fn gcd(a: i64, b: i64) -> i64 {
-    if b == 0 { a.abs() } else { gcd(b, a % b) }
 }
 
 #[cfg(test)]

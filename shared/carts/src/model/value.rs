@@ -29,6 +29,11 @@ pub(crate) fn item_value(score_units: i64, unit_cost: i64, budget: i64) -> i128 
     i128::from(score_units) * i128::from(budget + 1) - i128::from(unit_cost)
 }
 
+/// The greatest common divisor (non-negative): costs and scores step in its multiples.
+pub(crate) fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 { a.abs() } else { gcd(b, a % b) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@
 //! evaluated exactly.
 
 use crate::Market;
-use crate::model::value::SCORE_SCALE;
+use crate::model::value::{SCORE_SCALE, gcd};
 
 /// The largest any multiplier may grow. Every multiplier of at least zero gives a valid
 /// bound in exact arithmetic, but a huge one cancels in floating point: a seller whose
@@ -33,10 +33,6 @@ pub(super) const MULTIPLIER_MAX: f64 = 1e6;
 /// The profit of a seller that cannot ship: finite, so sums stay ordered, and far below
 /// any bound.
 const UNREACHABLE: f64 = -1e12;
-
-fn gcd(a: i64, b: i64) -> i64 {
-    if b == 0 { a.abs() } else { gcd(b, a % b) }
-}
 
 /// The offers of one seller in one group: at most one of them is taken.
 pub(super) struct Cell {

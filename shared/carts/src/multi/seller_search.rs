@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::lagrangian::{Evaluation, Multipliers, Relaxation};
 use crate::knapsack::{Choice, CountRule, Entry, Goal, LocalSeller, Problem, Ranked, Search, TopK};
-use crate::model::value::SCORE_SCALE;
+use crate::model::value::{SCORE_SCALE, gcd};
 use crate::{Market, Optimality};
 
 /// Subgradient passes per scenario at most; each costs one sweep over the offers.
@@ -994,8 +994,4 @@ impl Market<'_> {
         let steps = ((units + units.abs() * 1e-9 + 1e-6) / step as f64).floor();
         (steps.is_finite() && steps.abs() < (i64::MAX / step) as f64).then(|| steps as i64 * step)
     }
-}
-
-fn gcd(a: i64, b: i64) -> i64 {
-    if b == 0 { a } else { gcd(b, a % b) }
 }

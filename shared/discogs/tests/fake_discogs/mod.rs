@@ -177,28 +177,13 @@ async fn release(State(fake): State<Fake>, Path(id): Path<u64>, request: Request
     let body = fixture("brotherlogic__godiscogs/testdata__releases__249504_token=token");
     match (id, n) {
         (1, 1..=2) => {
-            let mut response = message(
-                StatusCode::TOO_MANY_REQUESTS,
-                "You are making requests too quickly.",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, "1".parse().unwrap());
+            let mut response = too_many_requests("1");
             response
                 .headers_mut()
                 .insert("x-discogs-ratelimit-remaining", "0".parse().unwrap());
             response
         }
-        (7, _) => {
-            let mut response = message(
-                StatusCode::TOO_MANY_REQUESTS,
-                "You are making requests too quickly.",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, "86000".parse().unwrap());
-            response
-        }
+        (7, _) => too_many_requests("86000"),
         (2, _) => message(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
         (3, 1) | (5, _) => json(StatusCode::OK, body[..body.len() / 2].to_owned()),
         (4, 1) => (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance").into_response(),
@@ -208,6 +193,18 @@ async fn release(State(fake): State<Fake>, Path(id): Path<u64>, request: Request
         }
         _ => json(StatusCode::OK, body),
     }
+}
+
+/// Discogs' 429, asking to wait `retry_after` seconds.
+fn too_many_requests(retry_after: &'static str) -> Response {
+    let mut response = message(
+        StatusCode::TOO_MANY_REQUESTS,
+        "You are making requests too quickly.",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, retry_after.parse().unwrap());
+    response
 }
 
 async fn versions(State(fake): State<Fake>, request: Request) -> Response {
