@@ -22,7 +22,9 @@ pub(super) struct Exact {
     step: i64,
     /// Rooms per row: capacity in steps, plus one.
     width: usize,
-    /// Row g, for g in 0..=groups: the best value of groups g.. within each room.
+    groups: usize,
+    /// Row `groups - g`, for g in 0..=groups: the best value of groups g.. within each
+    /// room.
     rows: Vec<i64>,
 }
 
@@ -53,14 +55,15 @@ impl Exact {
     /// None when the table would exceed `max_cells` or its values would not fit.
     pub fn build(groups: &[Vec<Choice>], capacity: i64, max_cells: usize) -> Option<Self> {
         let (step, width) = Self::shape(groups, capacity, max_cells)?;
-        let cells = width * (groups.len() + 1);
-        let mut rows = vec![0_i64; cells];
-        for g in (0..groups.len()).rev() {
-            let (head, tail) = rows.split_at_mut((g + 1) * width);
-            let next = &tail[..width];
-            let row = &mut head[g * width..];
-            row.copy_from_slice(next);
-            for choice in &groups[g] {
+        // Rows are stored last group first, so each is built from the one before it in
+        // memory, written once (no zeroing of the whole table).
+        let mut rows = Vec::with_capacity(width * (groups.len() + 1));
+        rows.resize(width, 0_i64);
+        for (built, group) in groups.iter().rev().enumerate() {
+            rows.extend_from_within(built * width..(built + 1) * width);
+            let (head, row) = rows.split_at_mut((built + 1) * width);
+            let next = &head[built * width..];
+            for choice in group {
                 // A choice worth nothing never raises a best value.
                 let Ok(value) = i64::try_from(choice.value) else {
                     continue;
@@ -76,14 +79,20 @@ impl Exact {
                 }
             }
         }
-        Some(Self { step, width, rows })
+        Some(Self {
+            step,
+            width,
+            groups: groups.len(),
+            rows,
+        })
     }
 
     /// The most value groups `from..` can add within `room` (at most the capacity).
     pub fn best(&self, from: usize, room: i64) -> i128 {
         let at = usize::try_from(room / self.step).map_or(0, |r| r.min(self.width - 1));
+        let row = self.groups.saturating_sub(from);
         self.rows
-            .get(from * self.width + at)
+            .get(row * self.width + at)
             .map_or(0, |&v| i128::from(v))
     }
 }

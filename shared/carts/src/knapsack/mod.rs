@@ -10,6 +10,7 @@
 
 mod bounds;
 mod exact;
+mod programme;
 mod search;
 mod top_k;
 
@@ -149,6 +150,11 @@ pub(crate) trait Collector {
     fn admit(&mut self, cart: FoundCart<'_>);
     /// Whether it holds any cart yet (perhaps one it was seeded with).
     fn holds_any(&self) -> bool;
+    /// Whether it keeps only the cart of the highest value (ties by listing ids), so a
+    /// search may hand it that cart alone, however it found it.
+    fn keeps_only_the_best(&self) -> bool {
+        false
+    }
 }
 
 /// A one-seller choice whose listing id and offer are `i` and whose price is its cost, for

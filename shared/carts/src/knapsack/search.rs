@@ -9,6 +9,7 @@ use cratedigger_domain::ListingId;
 
 use super::bounds::{Bounds, PricedCount};
 use super::exact::{EAGER_CELLS, Exact, MAX_CELLS};
+use super::programme::{Programme, Solved};
 use super::{Bar, Choice, Collector, CountRule, Deadline, FoundCart, Goal, LocalSeller, Problem};
 
 /// How many nodes the walk visits between two looks at the clock.
@@ -215,7 +216,11 @@ impl Search {
                 let first = self
                     .walk(&self.by_ratio, rule, Some(NODES_BEFORE_EXACT))
                     .run(collector);
-                if first == Ended::Long {
+                if first == Ended::Long
+                    && let Some(ended) = self.programme(rule, collector)
+                {
+                    ended
+                } else if first == Ended::Long {
                     // Again from the root, keeping what the collector holds: the carts
                     // already offered are offered again, and it keeps each once.
                     let layout = self.by_id.get_or_init(|| {
@@ -229,6 +234,61 @@ impl Search {
             }
         };
         ended == Ended::Finished
+    }
+
+    /// The best cart by the dynamic programme over cost, in place of the walk on the exact
+    /// table (where that table is affordable: the programme costs about as much as
+    /// building it), where it applies (the collector keeps one best cart, and every cart
+    /// pays every seller's per-order charge: there is one seller, or each seller a cart
+    /// may leave out charges nothing per order) and its cart satisfies the rules it leaves
+    /// out. None: the walk decides.
+    fn programme(&self, rule: CountRule, collector: &mut impl Collector) -> Option<Ended> {
+        let CountRule::AtLeast(fewest) = rule else {
+            return None;
+        };
+        let charged =
+            self.sellers.len() == 1 || self.sellers.iter().all(|s| s.required || s.fixed == 0);
+        let groups = &self.by_ratio.bounds.groups;
+        if !charged
+            || !collector.keeps_only_the_best()
+            || Exact::shape(groups, self.capacity, MAX_CELLS).is_none()
+        {
+            return None;
+        }
+        let programme = Programme::new(groups, self.capacity)?;
+        let cart = match programme.solve(&self.deadline) {
+            Solved::Cart(cart) => cart,
+            Solved::TimedOut if collector.holds_any() => return Some(Ended::TimedOut),
+            // Past the deadline with no cart: the walk looks for one within the grace.
+            Solved::TimedOut => return Some(self.walk(&self.by_ratio, rule, None).run(collector)),
+        };
+        let mut items = vec![0_usize; self.sellers.len()];
+        let mut subtotal = vec![0_i64; self.sellers.len()];
+        for choice in &cart {
+            items[choice.seller] += 1;
+            subtotal[choice.seller] += choice.price;
+        }
+        let valid = cart.len() >= fewest.max(1)
+            && self.sellers.iter().enumerate().all(|(s, seller)| {
+                (items[s] > 0 || !seller.required)
+                    && (items[s] == 0 || subtotal[s] >= seller.min_order)
+            });
+        if !valid {
+            return None;
+        }
+        let charges: i64 = self
+            .sellers
+            .iter()
+            .zip(&items)
+            .filter(|(_, n)| **n > 0)
+            .map(|(s, _)| s.fixed)
+            .sum();
+        collector.admit(FoundCart {
+            score: cart.iter().map(|c| c.score).sum(),
+            cost: cart.iter().map(|c| c.cost).sum::<i64>() + charges,
+            chosen: &cart,
+        });
+        Some(Ended::Finished)
     }
 
     fn walk<'s>(&'s self, layout: &'s Layout, rule: CountRule, limit: Option<u64>) -> Walk<'s> {
@@ -511,9 +571,11 @@ mod tests {
     use crate::knapsack::{Ranked, TopK, test_choice};
 
     /// Scores proportional to prices and a capacity no set fills exactly: the fractional
-    /// bound is useless here, so the walk proves long and is started again on the table.
+    /// bound is useless here, so the walk proves long. Keeping one cart, the programme
+    /// over cost answers; keeping two, the walk is started again on the exact table. Both
+    /// find the optimum.
     #[test]
-    fn a_long_walk_starts_again_on_the_exact_bound_and_proves_the_optimum() {
+    fn a_long_walk_hands_over_to_the_programme_or_the_exact_bound_and_proves_the_optimum() {
         let budget: i64 = 70_001;
         let mut x: u64 = 11;
         let items: Vec<(i64, i64)> = (0..40)
@@ -525,25 +587,32 @@ mod tests {
                 (price, price * 100)
             })
             .collect();
-        let groups = items
-            .iter()
-            .enumerate()
-            .map(|(i, &(cost, score))| vec![test_choice(i, score, cost, budget)])
-            .collect();
-        let problem = Problem {
+        let problem = || Problem {
             budget,
             sellers: vec![LocalSeller {
                 fixed: 0,
                 min_order: 0,
                 required: true,
             }],
-            groups,
+            groups: items
+                .iter()
+                .enumerate()
+                .map(|(i, &(cost, score))| vec![test_choice(i, score, cost, budget)])
+                .collect(),
         };
-        let search = Search::new(problem, 1);
-        assert!(search.by_id.get().is_none(), "too large to build up front");
-        let mut top = TopK::new(1, Ranked::TotalScore, budget);
-        assert!(search.run(CountRule::AtLeast(1), &mut top));
-        assert!(search.by_id.get().is_some_and(|l| l.is_some()));
+        let by_programme = Search::new(problem(), 1);
+        assert!(
+            by_programme.by_id.get().is_none(),
+            "too large to build up front"
+        );
+        let mut one = TopK::new(1, Ranked::TotalScore, budget);
+        assert!(by_programme.run(CountRule::AtLeast(1), &mut one));
+        assert!(by_programme.by_id.get().is_none(), "the programme answered");
+
+        let by_table = Search::new(problem(), 1);
+        let mut two = TopK::new(2, Ranked::TotalScore, budget);
+        assert!(by_table.run(CountRule::AtLeast(1), &mut two));
+        assert!(by_table.by_id.get().is_some_and(|l| l.is_some()));
 
         // The most score at each exact cost, by a plain table over costs.
         let width = budget as usize + 1;
@@ -560,8 +629,10 @@ mod tests {
             .map(|c| (c as i64, most[c]))
             .max_by_key(|&(c, s)| (s, -c))
             .unwrap();
-        let best = top.best().unwrap();
-        assert_eq!((best.score, best.cost), (score, cost));
         assert!(cost < budget, "the budget is odd and every price even");
+        let one = one.into_entries();
+        let two = two.into_entries();
+        assert_eq!((one[0].score, one[0].cost), (score, cost));
+        assert_eq!(one[0], two[0], "the same cart, ties decided alike");
     }
 }

@@ -180,6 +180,10 @@ impl Collector for TopK {
     fn holds_any(&self) -> bool {
         !self.entries.is_empty()
     }
+
+    fn keeps_only_the_best(&self) -> bool {
+        self.k == 1 && self.ranked == Ranked::TotalScore
+    }
 }
 
 #[cfg(test)]
