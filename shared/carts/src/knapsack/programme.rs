@@ -30,6 +30,10 @@ pub(super) struct Programme {
     step: i64,
     /// Rooms: capacity in steps, plus one.
     width: usize,
+    /// Every offer is worth the same per unit of cost (scores proportional to costs): the
+    /// best cart is the one that spends the most, and the programme only needs to know
+    /// which costs the groups can make up, 64 rooms to a word (see [`Programme::fill`]).
+    proportional: bool,
 }
 
 /// How a programme ended.
@@ -74,10 +78,17 @@ impl Programme {
             .iter()
             .map(|g| g.iter().map(|c| c.value).max().unwrap_or(0))
             .sum();
+        let proportional = match groups.iter().flatten().next() {
+            Some(first) => groups.iter().flatten().all(|c| {
+                c.cost > 0 && c.value * i128::from(first.cost) == first.value * i128::from(c.cost)
+            }),
+            None => false,
+        };
         (most <= i128::from(i64::MAX)).then_some(Self {
             groups,
             step,
             width,
+            proportional,
         })
     }
 
@@ -143,6 +154,9 @@ impl Programme {
     }
 
     pub fn solve(&self, deadline: &Deadline) -> Solved {
+        if self.proportional {
+            return self.fill(deadline);
+        }
         let width = self.width;
         let words = width.div_ceil(64);
         let offers: usize = self.groups.iter().map(Vec::len).sum();
@@ -187,6 +201,65 @@ impl Programme {
             offer += group.len();
         }
         Solved::Cart(cart)
+    }
+
+    /// The programme for proportional offers: row g holds, one bit per room, the costs the
+    /// groups g.. can make up exactly (row `groups`: only 0). The best cart makes up the
+    /// largest cost within the capacity; following the rows from the first group, each
+    /// takes the first offer (by id) after which the rest can still be made up, if any:
+    /// the smallest listing ids of every cart of that cost.
+    fn fill(&self, deadline: &Deadline) -> Solved {
+        let words = self.width.div_ceil(64);
+        let n = self.groups.len();
+        let mut rows = vec![0_u64; (n + 1) * words];
+        rows[n * words] = 1;
+        for (g, group) in self.groups.iter().enumerate().rev() {
+            if deadline.passed() {
+                return Solved::TimedOut;
+            }
+            let (head, tail) = rows.split_at_mut((g + 1) * words);
+            let next = &tail[..words];
+            let row = &mut head[g * words..];
+            row.copy_from_slice(next);
+            for choice in group {
+                if let Ok(weight) = usize::try_from(choice.cost / self.step) {
+                    or_shifted(row, next, weight);
+                }
+            }
+        }
+        let reachable = |g: usize, room: usize| rows[g * words + room / 64] >> (room % 64) & 1 == 1;
+        let Some(mut room) = (0..self.width).rev().find(|&r| reachable(0, r)) else {
+            return Solved::Cart(Vec::new());
+        };
+        let mut cart = Vec::new();
+        for (g, group) in self.groups.iter().enumerate() {
+            let taken = group.iter().find(|c| {
+                usize::try_from(c.cost / self.step)
+                    .is_ok_and(|w| w <= room && reachable(g + 1, room - w))
+            });
+            if let Some(choice) = taken {
+                cart.push(*choice);
+                room -= usize::try_from(choice.cost / self.step).unwrap_or(room);
+            }
+        }
+        Solved::Cart(cart)
+    }
+}
+
+/// `row |= next << shift`, over bit arrays of the same length (bits past the end drop).
+fn or_shifted(row: &mut [u64], next: &[u64], shift: usize) {
+    let (words, bits) = (shift / 64, shift % 64);
+    if words >= row.len() {
+        return;
+    }
+    for (i, out) in row.iter_mut().enumerate().skip(words) {
+        let low = next[i - words];
+        let carried = if bits == 0 || i == words {
+            0
+        } else {
+            next[i - words - 1] >> (64 - bits)
+        };
+        *out |= low << bits | carried;
     }
 }
 
@@ -255,15 +328,21 @@ mod tests {
                 })
                 .collect();
             let capacity = 300 + 100 * rand(30) as i64;
-            let programme = Programme::new(&groups, capacity).expect("ids in group order");
-            let Solved::Cart(cart) = programme.solve(&Deadline::default()) else {
-                panic!("no deadline");
-            };
-            let value: i128 = cart.iter().map(|c| c.value).sum();
-            let mut ids: Vec<ListingId> = cart.iter().map(|c| c.listing_id).collect();
-            ids.sort_unstable();
-            assert!(cart.iter().map(|c| c.cost).sum::<i64>() <= capacity);
-            assert_eq!((value, ids), brute(&groups, capacity), "round {round}");
+            let mut programme = Programme::new(&groups, capacity).expect("ids in group order");
+            assert_eq!(programme.proportional, round % 2 == 0);
+            let expected = brute(&groups, capacity);
+            // Proportional offers are solved on reachable costs, and on values alike.
+            for by_value in [false, true] {
+                programme.proportional &= !by_value;
+                let Solved::Cart(cart) = programme.solve(&Deadline::default()) else {
+                    panic!("no deadline");
+                };
+                let value: i128 = cart.iter().map(|c| c.value).sum();
+                let mut ids: Vec<ListingId> = cart.iter().map(|c| c.listing_id).collect();
+                ids.sort_unstable();
+                assert!(cart.iter().map(|c| c.cost).sum::<i64>() <= capacity);
+                assert_eq!((value, ids), expected, "round {round}, by value {by_value}");
+            }
         }
     }
 
