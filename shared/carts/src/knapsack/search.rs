@@ -240,16 +240,20 @@ impl Search {
     /// table (where that table is affordable: the programme costs about as much as
     /// building it), where it applies (the collector keeps one best cart, and every cart
     /// pays every seller's per-order charge: there is one seller, or each seller a cart
-    /// may leave out charges nothing per order) and its cart satisfies the rules it leaves
-    /// out. None: the walk decides.
+    /// may leave out charges nothing per order; no minimum orders) and its cart satisfies
+    /// the count rule. None: the walk decides.
     fn programme(&self, rule: CountRule, collector: &mut impl Collector) -> Option<Ended> {
         let CountRule::AtLeast(fewest) = rule else {
             return None;
         };
+        // Minimum orders usually bind where the walk proves long: the programme's cart
+        // would break one, and its time be lost.
         let charged =
             self.sellers.len() == 1 || self.sellers.iter().all(|s| s.required || s.fixed == 0);
+        let minimums = self.sellers.iter().any(|s| s.min_order > 0);
         let groups = &self.by_ratio.bounds.groups;
         if !charged
+            || minimums
             || !collector.keeps_only_the_best()
             || Exact::shape(groups, self.capacity, MAX_CELLS).is_none()
         {
