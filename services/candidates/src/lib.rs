@@ -387,7 +387,7 @@ impl Candidates {
         }
         let stored = self
             .results
-            .get(Collection::Recommendations, spec.username.as_str())
+            .get(Collection::Recommendations, &spec.username.key())
             .await
             .map_err(HandleError::retry)?;
         let Some(set) =

@@ -47,7 +47,7 @@ pub(crate) async fn recommendations(
 ) -> Result<Json<RecommendationSet>, ApiError> {
     let username = Username::parse(&username).map_err(|e| ApiError::invalid("username", e))?;
     access::check_may_read_recommendations(gateway.kv.as_ref(), &caller, &username).await?;
-    document(&gateway, Collection::Recommendations, username.as_str())
+    document(&gateway, Collection::Recommendations, &username.key())
         .await?
         .map(Json)
         .ok_or_else(|| {

@@ -531,6 +531,9 @@ async fn an_identical_request_returns_the_running_or_recent_job() {
         (first.as_str(), true),
         "once it succeeded"
     );
+    // Discogs names are case-insensitive: the same account, the same request.
+    let (shouted, existing, _) = stack.start_job(&sync("DIGGER0004"), None).await;
+    assert_eq!((shouted.as_str(), existing), (first.as_str(), true));
 
     // Anything that changes the result is another request.
     let other_user = stack.start_job(&sync("digger0005"), None).await.0;
@@ -1015,6 +1018,18 @@ async fn a_signed_in_users_job_and_results_are_theirs_alone() {
         "forbidden",
     )
     .await;
+    // The name in another case is the same account: still theirs alone, and theirs.
+    let shouted = "/api/v1/users/DIGGER0011/recommendations";
+    error_of(stack.get(shouted).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(
+        stack
+            .request(Method::GET, shouted, Some(&owner))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 
     // The owner may cancel it; signing out ends the session.
     assert_eq!(

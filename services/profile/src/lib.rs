@@ -133,12 +133,13 @@ impl Profile {
                 };
                 let stored = self
                     .catalog
-                    .user(&spec.username)
+                    .user(&remote.username)
                     .await
                     .map_err(HandleError::retry)?;
                 if stored.as_ref().is_some_and(|s| is_current(s, &remote)) {
-                    tracing::info!(username = %spec.username, "profile is current; nothing to fetch");
-                    return self.synced(&spec, &pb_job, false, &remote).await;
+                    tracing::info!(username = %remote.username, "profile is current; nothing to fetch");
+                    let (job, spec) = under_name(&pb_job, &spec, &remote.username);
+                    return self.synced(&spec, &job, false, &remote).await;
                 }
                 let chunks = plan_chunks(
                     u64::from(remote.wantlist_count),
@@ -170,7 +171,8 @@ impl Profile {
                 }
             }
         };
-        self.publish_plan(&pb_job, &pending).await
+        let (job, _) = under_name(&pb_job, &spec, &pending.profile.username);
+        self.publish_plan(&job, &pending).await
     }
 
     async fn publish_plan(
@@ -249,8 +251,14 @@ impl Profile {
                 Err(DiscogsError::NotFound { .. } | DiscogsError::Unauthorized { .. }) => (None, 0),
                 Err(e) => return Err(discogs_error(e)),
             };
+        // Discogs answers for any case of the name and gives its own spelling: that one is
+        // stored, so `DIGGER0001` and `digger0001` are one user.
+        let username = Username::parse(&user.username)
+            .ok()
+            .filter(|canonical| spec.username.is_same_account(canonical.as_str()))
+            .unwrap_or_else(|| spec.username.clone());
         Ok(Some(UserProfile {
-            username: spec.username.clone(),
+            username,
             discogs_id: Some(user.id),
             wantlist_count: clamp_u32(user.num_wantlist.unwrap_or(0)),
             collection_count: clamp_u32(collection_count),
@@ -300,6 +308,7 @@ impl Profile {
             )));
         };
         let pending: PendingSync = serde_json::from_str(&json).map_err(HandleError::reject)?;
+        let (pb_job, spec) = under_name(&pb_job, &spec, &pending.profile.username);
         if event.failed > 0 {
             let message = format!(
                 "{} of {} parts of the profile could not be fetched from Discogs",
@@ -376,6 +385,16 @@ impl Profile {
             .await
             .map_err(HandleError::retry)
     }
+}
+
+/// The job as the stages after this one see it: under the account's own spelling of the
+/// name, which is the one the catalog stores.
+fn under_name(job: &events::Job, spec: &JobSpec, username: &Username) -> (events::Job, JobSpec) {
+    let mut job = job.clone();
+    job.username = username.to_string();
+    let mut spec = spec.clone();
+    spec.username = username.clone();
+    (job, spec)
 }
 
 /// The stored profile matches Discogs: same sizes, same newest additions, synced before.

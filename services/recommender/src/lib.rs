@@ -241,11 +241,7 @@ impl Recommender {
         };
         let document = serde_json::to_value(&set).map_err(HandleError::reject)?;
         self.results
-            .put(
-                Collection::Recommendations,
-                spec.username.as_str(),
-                &document,
-            )
+            .put(Collection::Recommendations, &spec.username.key(), &document)
             .await
             .map_err(HandleError::retry)?;
         let message = match set.releases.len() {

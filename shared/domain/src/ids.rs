@@ -137,6 +137,18 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The name folded to lower case. Discogs names are case-insensitive (`Digger0001`
+    /// and `digger0001` are one account): keys that stand for a user (deduplication,
+    /// privacy, stored results) use this form, whatever case a request wrote.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+
+    /// Whether both name the same Discogs account.
+    pub fn is_same_account(&self, other: &str) -> bool {
+        self.0.eq_ignore_ascii_case(other)
+    }
 }
 
 impl FromStr for Username {
@@ -210,6 +222,15 @@ mod tests {
             Username::parse("é"),
             Err(InvalidUsername::BadCharacter('é'))
         );
+    }
+
+    #[test]
+    fn names_differing_in_case_are_one_account_with_one_key() {
+        let shouted = Username::parse("DIGGER0001").unwrap();
+        assert_eq!(shouted.as_str(), "DIGGER0001", "kept as written");
+        assert_eq!(shouted.key(), "digger0001");
+        assert!(shouted.is_same_account("Digger0001"));
+        assert!(!shouted.is_same_account("digger0002"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The ResultsStore port: what jobs produce, as JSON documents.
 //!
-//! Two collections: `recommendations`, keyed by username (the newest set replaces the
+//! Two collections: `recommendations`, keyed by username folded to lower case (the newest
+//! set replaces the
 //! previous one), and `carts`, keyed by job id. Writes are upserts by key, so a handler
 //! that runs twice for the same message writes the same document twice and changes
 //! nothing. The document shapes are defined above the port; here a document is any JSON

@@ -49,7 +49,10 @@ impl Caller {
     }
 
     fn is_signed_in_as(&self, username: &str) -> bool {
-        self.signed_in_as().is_some_and(|u| u.as_str() == username)
+        // Discogs names are case-insensitive: `DIGGER0001` is the account signed in as
+        // `digger0001`.
+        self.signed_in_as()
+            .is_some_and(|u| u.is_same_account(username))
     }
 }
 
@@ -116,7 +119,7 @@ pub async fn check_may_read_recommendations(
         return Ok(());
     }
     if kv
-        .get(&private_user_key(username.as_str()))
+        .get(&private_user_key(username))
         .await
         .map_err(ApiError::unavailable)?
         .is_some()

@@ -22,8 +22,9 @@ fn owner_key(job: &JobId) -> String {
     format!("owner:{job}")
 }
 
-pub(super) fn private_user_key(username: &str) -> String {
-    format!("private-user:{username}")
+/// One marker per account, whatever case a request writes its name in.
+pub(super) fn private_user_key(username: &Username) -> String {
+    format!("private-user:{}", username.key())
 }
 
 #[derive(Clone)]
@@ -61,7 +62,7 @@ impl Owners {
             .map_err(ApiError::unavailable)?;
         if owner.private {
             self.kv
-                .set(&private_user_key(username.as_str()), "1", Some(OWNER_TTL))
+                .set(&private_user_key(username), "1", Some(OWNER_TTL))
                 .await
                 .map_err(ApiError::unavailable)?;
         }
@@ -112,8 +113,10 @@ mod tests {
         };
         owners.record(&job, &user, &owner).await.unwrap();
         assert_eq!(elsewhere.of(&job).await.unwrap(), owner);
+        // One marker for the account, whatever case a later request writes.
+        let shouted = Username::parse("DIGGER").unwrap();
         assert_eq!(
-            kv.get(&private_user_key("digger"))
+            kv.get(&private_user_key(&shouted))
                 .await
                 .unwrap()
                 .as_deref(),

@@ -289,8 +289,8 @@ fn check_sellers(field: &str, value: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The same wish written differently (country and seller case and order) is the same
-/// request.
+/// The same wish written differently (username, country and seller case and order) is
+/// the same request.
 fn identity_of(
     kind: JobKind,
     username: &Username,
@@ -321,7 +321,7 @@ fn identity_of(
         c
     });
     let identity = serde_json::json!({
-        "kind": kind, "username": username, "criteria": criteria, "limit": limit, "wantlist_share": wantlist_share,
+        "kind": kind, "username": username.key(), "criteria": criteria, "limit": limit, "wantlist_share": wantlist_share,
     });
     Sha256::digest(identity.to_string().as_bytes())
         .iter()
