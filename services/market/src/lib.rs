@@ -116,6 +116,8 @@ struct Read {
     scope: ListingScope,
     /// When they were seen.
     seen_at: DateTime<Utc>,
+    /// Why the read is short of what the pages promised, if it is (see [`PagesRead`]).
+    cut: Option<String>,
 }
 
 impl Read {
@@ -125,9 +127,35 @@ impl Read {
             listings,
             scope: ListingScope::Release,
             seen_at,
+            cut: None,
+        }
+    }
+
+    /// What the release's pages gave: all of its listings, or, when a page stayed cut
+    /// short, those read, which then say nothing of the others (none is marked gone).
+    fn of_pages(read: PagesRead, seen_at: DateTime<Utc>) -> Self {
+        match read.cut {
+            None => Self::whole(read.listings, seen_at),
+            Some(reason) => Self {
+                listings: read.listings,
+                scope: ListingScope::Sellers(Vec::new()),
+                seen_at,
+                cut: Some(reason),
+            },
         }
     }
 }
+
+/// The listings a release's pages gave. `cut`: a page held fewer rows than its own range
+/// promised however often it was read again (a body cut short), with what was missing;
+/// the pages after it were not read.
+struct PagesRead {
+    listings: Vec<PageListing>,
+    cut: Option<String>,
+}
+
+/// How many times a page that holds fewer rows than its range promises is read in all.
+const SHORT_PAGE_READS: u32 = 3;
 
 /// Sources that met a challenge within the chunk being read, with what they met.
 type BlockedSources = BTreeMap<&'static str, String>;
@@ -316,7 +344,7 @@ impl Market {
                 Reader::Pages(pages) => self
                     .fetch(pages.as_ref(), release)
                     .await
-                    .map(|listings| Read::whole(listings, seen_at)),
+                    .map(|read| Read::of_pages(read, seen_at)),
                 Reader::Inventory(inventory) => {
                     match inventory
                         .release_listings(release, named)
@@ -327,6 +355,7 @@ impl Market {
                             listings: read.listings,
                             scope: read.scope,
                             seen_at: read.seen_at,
+                            cut: None,
                         }),
                         None => {
                             self.records
@@ -373,6 +402,7 @@ impl Market {
                 listings,
                 scope,
                 seen_at,
+                cut,
             },
         )) = served
         else {
@@ -420,6 +450,19 @@ impl Market {
             }
             Err(e) => return Err(HandleError::retry(e)),
         };
+        if let Some(reason) = cut {
+            // Kept, but not the release's listings: it counts as unread, and the next job
+            // reads it again.
+            self.records
+                .failed(job, release)
+                .await
+                .map_err(HandleError::retry)?;
+            tracing::warn!(%release, source, kept = rows.len(), %reason, "listings cut short");
+            return Ok(Fetched::Failed(format!(
+                "release {release}: {source}: {reason}; the {} listings read were kept and none marked gone",
+                rows.len()
+            )));
+        }
         // Counted, then fresh, and fresh only once stored: a crash before this leaves the
         // release to fetch again. A read of some sellers' listings does not make the
         // release fresh: the next job tries the sources again.
@@ -484,29 +527,57 @@ impl Market {
     }
 
     /// Every listing of the release through `source`, page after page, up to `max_pages`.
+    /// A page that holds fewer rows than its range promises is read again, up to
+    /// [`SHORT_PAGE_READS`] times in all; if it stays short the read ends there, cut.
     async fn fetch(
         &self,
         source: &dyn ListingSource,
         release: ReleaseId,
-    ) -> Result<Vec<PageListing>, DiscogsError> {
+    ) -> Result<PagesRead, DiscogsError> {
         let mut listings: Vec<PageListing> = Vec::new();
         let mut ids = HashSet::new();
         for page in 1..=self.settings.max_pages.max(1) {
-            let read = match source
-                .release_listings(release, page, self.settings.per_page)
-                .await
-            {
-                Ok(read) => read,
-                // The listings shrank between two pages: what was read is all there is. (A
-                // missing first page means no such release, which the caller handles.)
-                Err(DiscogsError::NotFound { .. }) if page > 1 => break,
-                Err(e) => return Err(e),
+            let mut reads = 0;
+            let read = loop {
+                reads += 1;
+                let read = match source
+                    .release_listings(release, page, self.settings.per_page)
+                    .await
+                {
+                    Ok(read) => read,
+                    // The listings shrank between two pages: what was read is all there
+                    // is. (A missing first page means no such release, which the caller
+                    // handles.)
+                    Err(DiscogsError::NotFound { .. }) if page > 1 => {
+                        return Ok(PagesRead {
+                            listings,
+                            cut: None,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                };
+                match read.missing_rows() {
+                    Some(missing) if reads < SHORT_PAGE_READS => {
+                        tracing::info!(%release, page, missing, "page cut short: reading it again");
+                    }
+                    _ => break read,
+                }
             };
             if !read.skipped.is_empty() {
                 tracing::warn!(%release, page, skipped = read.skipped.len(), first = ?read.skipped.first(), "listing rows could not be read");
             }
+            let missing = read.missing_rows();
             let before = listings.len();
             listings.extend(read.listings.into_iter().filter(|l| ids.insert(l.id)));
+            if let Some(missing) = missing {
+                let cut = format!(
+                    "page {page} stayed {missing} rows short of its own count after {reads} reads"
+                );
+                return Ok(PagesRead {
+                    listings,
+                    cut: Some(cut),
+                });
+            }
             let total = read.range.map_or(0, |r| r.total);
             let complete =
                 listings.len() as u64 >= total || read.range.is_some_and(|r| r.last >= r.total);
@@ -514,7 +585,10 @@ impl Market {
                 break;
             }
         }
-        Ok(listings)
+        Ok(PagesRead {
+            listings,
+            cut: None,
+        })
     }
 
     async fn done(

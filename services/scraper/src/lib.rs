@@ -5,7 +5,8 @@
 //! retries 429 and 5xx), upserts the releases and the user's interactions, stamped with
 //! the job's sync id, into the Catalog, then publishes ChunkDone. Upserts keyed by natural
 //! ids make a redelivered chunk harmless. A wantlist that turned private fails the job; a
-//! chunk that keeps failing is reported as a failed ChunkDone so the tracker can conclude.
+//! page past the end of a list that shrank since the plan ends the chunk there; a chunk
+//! that keeps failing is reported as a failed ChunkDone so the tracker can conclude.
 
 use std::sync::Arc;
 
@@ -94,6 +95,15 @@ impl Scraper {
             };
             let page = match result {
                 Ok(page) => page,
+                Err(e) if e.is_page_out_of_range() => {
+                    // The list shrank since the sync was planned: it ends before this page.
+                    tracing::info!(
+                        page,
+                        list = kind.as_str(),
+                        "the list now ends before this page"
+                    );
+                    break;
+                }
                 Err(DiscogsError::NotFound { .. }) if kind == InteractionKind::Want => {
                     let message = format!(
                         "the wantlist of {} is private or missing; sign in with Discogs to read it",

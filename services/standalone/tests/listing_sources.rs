@@ -706,3 +706,90 @@ async fn a_browser_killed_mid_chunk_is_restarted_and_no_listing_is_lost_or_doubl
     assert_same_listings(&mesh, &job, &permissive).await;
     mesh.stop().await;
 }
+
+/// A marketplace page cut inside its listings table (a dropped connection) once stored
+/// half of a release's listings as all of them: the job succeeded, not partial, and the
+/// rest were marked gone. A page holding fewer rows than its own range promises is now
+/// read again; one that stays short keeps what was read, marks nothing gone, and the
+/// release counts as unread, so the job is partial and the next job reads it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_page_cut_short_is_read_again_and_never_taken_for_the_whole_release() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let sim = sim(false).await;
+    let user = "cutshortdigger";
+    sim.create_user(user, WANTS).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded_settings(dir.path(), &sim);
+    settings.market.sources = vec![SourceKind::Http];
+    settings.market.stats_precheck = false;
+    settings.listings.ttl_seconds = 1;
+    let mesh = Mesh::start(settings, |bus| bus).await;
+    let api = mesh.api();
+    let catalog = &mesh.backends.catalog;
+    // Each job asks for a different number of carts per seller: an identical request
+    // would be handed the earlier job.
+    let (sim, api) = (&sim, &api);
+    let carts_job = |per_seller: u32| async move {
+        sim.reset_stats().await;
+        let job = api.post_job(carts_body(user, per_seller)).await;
+        let (status, _) = api.wait(&job, Duration::from_secs(90)).await;
+        assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+        let pages = sell_release_pages(&sim.stats().await);
+        // Past the listing cache's lifetime, so the next job reads every page again.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        (status, pages)
+    };
+
+    let (whole, pages) = carts_job(1).await;
+    assert!(!whole.partial, "{whole:?}");
+    let wants: Vec<ReleaseId> = sim.owned(user).await.into_iter().map(ReleaseId).collect();
+    let live = catalog.listings(&wants, false).await.unwrap();
+    let mut per_release: BTreeMap<ReleaseId, usize> = BTreeMap::new();
+    for listing in &live {
+        *per_release.entry(listing.release_id).or_default() += 1;
+    }
+    let (&cut, &count) = per_release.iter().max_by_key(|(_, n)| **n).unwrap();
+    assert!(
+        count >= 4,
+        "a release with listings enough to cut: {per_release:?}"
+    );
+    let cut_path = format!("/sell/release/{}", cut.0);
+
+    // Cut on every read: read three times, then kept as far as it goes, nothing gone.
+    sim.fault(json!({"kind": "truncated_body", "path_prefix": cut_path, "times": 3}))
+        .await;
+    let (short, short_pages) = carts_job(2).await;
+    assert!(short.partial, "{short:?}");
+    assert_eq!(short_pages, pages + 2, "the cut page was read three times");
+    let stored = mesh
+        .backends
+        .results
+        .get(Collection::Carts, &short.job_id)
+        .await
+        .unwrap()
+        .expect("carts stored");
+    let carts: CartSet = serde_json::from_value(stored).unwrap();
+    assert_eq!(
+        (carts.market.fetched, carts.market.failed),
+        (WANTS as u32 - 1, 1),
+        "the cut release counts as unread"
+    );
+    let after = catalog.listings(&[cut], false).await.unwrap();
+    assert_eq!(
+        after.len(),
+        count,
+        "no listing of the cut release was marked gone"
+    );
+
+    // Cut once: the second read is whole, and so is the job.
+    sim.fault(json!({"kind": "truncated_body", "path_prefix": cut_path, "times": 1}))
+        .await;
+    let (again, again_pages) = carts_job(3).await;
+    assert!(!again.partial, "{again:?}");
+    assert_eq!(again_pages, pages + 1);
+    assert_eq!(
+        catalog.listings(&wants, false).await.unwrap().len(),
+        live.len()
+    );
+    mesh.stop().await;
+}

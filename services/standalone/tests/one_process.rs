@@ -15,7 +15,7 @@ use cratedigger_domain::{JobState, RecommendationSet, Stage, StageState, Usernam
 use cratedigger_proto::Event;
 use cratedigger_proto::events::StageCompleted;
 use cratedigger_results::Collection;
-use support::{Api, Chaos, Mesh, Sim, embedded_settings, job_body};
+use support::{Api, Chaos, Mesh, ShrinkWhenPlanned, Sim, embedded_settings, job_body};
 
 /// What a run produced, to compare a clean run with a chaotic one.
 #[derive(Debug, PartialEq)]
@@ -297,5 +297,74 @@ async fn a_day_long_retry_after_holds_back_neither_its_job_nor_anyone_elses() {
         let (status, _) = api.wait(job, Duration::from_secs(90)).await;
         assert_eq!(status.state, JobState::Succeeded, "{status:?}");
     }
+    mesh.stop().await;
+}
+
+/// Discogs names are case-insensitive, and `DIGGER0531` once became a second catalog user
+/// beside `digger0531`. The profile stage now takes Discogs' own spelling from its answer:
+/// the sync stores one user under it, with every want and have once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_name_written_in_another_case_is_stored_as_the_one_discogs_user() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let sim = Sim::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = Mesh::start(embedded_settings(dir.path(), &sim), |bus| bus).await;
+    let api = Api::new(&mesh.gateway);
+    let job = api
+        .post_job(serde_json::json!({"kind": "sync", "username": "DIGGER0531"}))
+        .await;
+    let (status, _) = api.wait(&job, Duration::from_secs(60)).await;
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    assert_eq!(status.result.as_deref(), Some("profiles/digger0531"));
+
+    let catalog = &mesh.backends.catalog;
+    let (canonical, shouted) = (
+        Username::parse("digger0531").unwrap(),
+        Username::parse("DIGGER0531").unwrap(),
+    );
+    let stored = catalog.user(&canonical).await.unwrap().expect("stored");
+    assert_eq!(stored.username, canonical);
+    assert!(catalog.user(&shouted).await.unwrap().is_none());
+    let owned = sim.owned("digger0531").await;
+    assert_eq!(
+        catalog.interactions(&canonical).await.unwrap().len(),
+        owned.len()
+    );
+    assert!(catalog.interactions(&shouted).await.unwrap().is_empty());
+    mesh.stop().await;
+}
+
+/// A wantlist that shrinks while it is synced once failed the job as `wantlist_private`
+/// and stored nothing: the pages planned past the new end answer 404 ("Page 9 is outside
+/// of valid range [1, 4]."). Such a page now ends the list, and the sync stores what the
+/// list still holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wantlist_that_shrinks_while_it_is_synced_ends_where_it_now_ends() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let sim = Sim::start().await;
+    let user = "shrinking-list";
+    sim.create_user(user, 230).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded_settings(dir.path(), &sim);
+    // 23 pages in 12 chunks; after the shrink, 4 pages.
+    settings.profile.per_page = 10;
+    settings.profile.pages_per_chunk = 2;
+    let mesh = Mesh::start(settings, |bus| ShrinkWhenPlanned::wrap(bus, &sim, user, 40)).await;
+    let api = Api::new(&mesh.gateway);
+    let job = api
+        .post_job(serde_json::json!({"kind": "sync", "username": user}))
+        .await;
+    let (status, _) = api.wait(&job, Duration::from_secs(60)).await;
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    let owned = sim.owned(user).await;
+    assert_eq!(owned.len(), 40);
+    let stored = mesh
+        .backends
+        .catalog
+        .interactions(&Username::parse(user).unwrap())
+        .await
+        .unwrap();
+    let stored: BTreeSet<u64> = stored.iter().map(|i| i.release_id.0).collect();
+    assert_eq!(stored, owned);
     mesh.stop().await;
 }

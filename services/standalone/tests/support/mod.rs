@@ -388,6 +388,81 @@ impl EventBus for Chaos {
     }
 }
 
+/// A bus that, when the profile stage announces its plan for a sync, first removes all
+/// but `keep` of `user`'s wants from the simulator: the list shrinks between the count the
+/// plan was made from and the pages it asks for.
+pub struct ShrinkWhenPlanned {
+    inner: Arc<dyn EventBus>,
+    sim: String,
+    user: String,
+    keep: usize,
+    http: reqwest::Client,
+}
+
+impl ShrinkWhenPlanned {
+    pub fn wrap(inner: Arc<dyn EventBus>, sim: &Sim, user: &str, keep: usize) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            sim: sim.base.clone(),
+            user: user.to_owned(),
+            keep,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    async fn shrink(&self) {
+        let url = format!("{}/users/{}/wants?per_page=100", self.sim, self.user);
+        let mut wants = Vec::new();
+        for page in 1.. {
+            let body: Value = self
+                .http
+                .get(format!("{url}&page={page}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let items = body["wants"].as_array().cloned().unwrap_or_default();
+            wants.extend(items.iter().filter_map(|w| w["id"].as_u64()));
+            if body["pagination"]["pages"].as_u64() <= Some(page) {
+                break;
+            }
+        }
+        for id in wants.iter().skip(self.keep) {
+            self.http
+                .delete(format!("{}/_sim/users/{}/wants/{id}", self.sim, self.user))
+                .send()
+                .await
+                .unwrap()
+                .error_for_status()
+                .unwrap();
+        }
+    }
+}
+
+#[async_trait]
+impl EventBus for ShrinkWhenPlanned {
+    async fn ensure_topic(&self, topic: &str) -> Result<(), BusError> {
+        self.inner.ensure_topic(topic).await
+    }
+
+    async fn ensure_subscription(&self, spec: &SubscriptionSpec) -> Result<(), BusError> {
+        self.inner.ensure_subscription(spec).await
+    }
+
+    async fn publish(&self, topic: &str, message: OutgoingMessage) -> Result<(), BusError> {
+        if topic == "chunks-planned" {
+            self.shrink().await;
+        }
+        self.inner.publish(topic, message).await
+    }
+
+    async fn subscribe(&self, spec: &SubscriptionSpec) -> Result<Box<dyn Subscription>, BusError> {
+        self.inner.subscribe(spec).await
+    }
+}
+
 pub fn job_body(kind: &str, user: &str, limit: u32) -> Value {
     json!({ "kind": kind, "username": user, "limit": limit })
 }

@@ -108,6 +108,16 @@ fn message_suffix(message: &Option<String>) -> String {
 }
 
 impl DiscogsError {
+    /// A 404 for a page past a list's last one, which Discogs words as `Page 6 is outside
+    /// of valid range [1, 1].`: the list is shorter than when its pages were counted (it
+    /// shrank), not missing or private.
+    pub fn is_page_out_of_range(&self) -> bool {
+        matches!(
+            self,
+            Self::NotFound { message: Some(message), .. } if message.contains("outside of valid range")
+        )
+    }
+
     /// Whether the same request may succeed if tried again later.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -133,6 +143,22 @@ impl DiscogsError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_past_the_end_is_told_from_a_missing_list() {
+        let past = DiscogsError::NotFound {
+            endpoint: "/users/someone/wants".into(),
+            status: 404,
+            message: Some("Page 6 is outside of valid range [1, 1].".into()),
+        };
+        let private = DiscogsError::NotFound {
+            endpoint: "/users/someone/wants".into(),
+            status: 403,
+            message: Some("You don't have permission to access this resource.".into()),
+        };
+        assert!(past.is_page_out_of_range());
+        assert!(!private.is_page_out_of_range());
+    }
 
     #[test]
     fn messages_are_lowercase_and_name_the_endpoint() {

@@ -80,6 +80,18 @@ pub struct ListingsPage {
     pub skipped: Vec<SkippedRow>,
 }
 
+impl ListingsPage {
+    /// How many rows the page's own range (`1 – 25 of 68`) promises beyond those it holds,
+    /// read or skipped: a body cut short, as a dropped connection leaves it. None when it
+    /// holds them all, or prints no range to tell.
+    pub fn missing_rows(&self) -> Option<u64> {
+        let range = self.range?;
+        let promised = range.last.checked_sub(range.first)? + 1;
+        let held = (self.listings.len() + self.skipped.len()) as u64;
+        (range.total > 0 && held < promised).then(|| promised - held)
+    }
+}
+
 /// The `first – last of total` line of a result page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageRange {
