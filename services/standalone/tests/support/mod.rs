@@ -417,8 +417,12 @@ impl ShrinkWhenPlanned {
             let body: Value = self
                 .http
                 .get(format!("{url}&page={page}"))
+                .header("user-agent", "cratedigger-tests")
+                .header("authorization", "Discogs token=test")
                 .send()
                 .await
+                .unwrap()
+                .error_for_status()
                 .unwrap()
                 .json()
                 .await
@@ -452,7 +456,7 @@ impl EventBus for ShrinkWhenPlanned {
     }
 
     async fn publish(&self, topic: &str, message: OutgoingMessage) -> Result<(), BusError> {
-        if topic == "chunks-planned" {
+        if topic == <cratedigger_proto::events::ChunksPlanned as cratedigger_proto::Event>::TOPIC {
             self.shrink().await;
         }
         self.inner.publish(topic, message).await
