@@ -186,7 +186,10 @@ fn tasks_with(
         )
         .workers(&worker),
         Service::Tracker => {
-            Tracker::new(backends.kv.clone(), backends.bus.clone()).workers(&worker)
+            let tracker = Tracker::new(backends.kv.clone(), backends.bus.clone());
+            let mut tasks = tracker.workers(&worker);
+            tasks.push(tracker.reaper(&settings.tracker));
+            tasks
         }
         Service::Recommender => {
             let recommender = shared

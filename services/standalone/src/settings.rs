@@ -11,6 +11,7 @@ use cratedigger_kit::telemetry::LogFormat;
 use cratedigger_market::MarketSettings;
 use cratedigger_profile::ProfileSettings;
 use cratedigger_recommender::RecommenderSettings;
+use cratedigger_tracker::TrackerSettings;
 use cratedigger_trainer::TrainerSettings;
 use serde::Deserialize;
 
@@ -27,6 +28,8 @@ pub struct AppSettings {
     pub candidates: CandidatesSettings,
     pub market: MarketSettings,
     pub carts: CartsSettings,
+    /// Stage deadlines and the reaper (`tracker.deadlines.market_seconds`, ...).
+    pub tracker: TrackerSettings,
     /// The marketplace listing cache, which the candidates and market stages share.
     pub listings: ListingCache,
     pub workers: WorkerTuning,

@@ -368,3 +368,36 @@ async fn a_wantlist_that_shrinks_while_it_is_synced_ends_where_it_now_ends() {
     assert_eq!(stored, owned);
     mesh.stop().await;
 }
+
+/// There was no job deadline: a stage that never finishes (here Discogs takes a minute
+/// to answer the profile) left the job `running` for good. The reaper now fails it at the
+/// stage's deadline, saying which stage and why, and an identical request starts afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stage_that_never_finishes_fails_its_job_at_the_deadline() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let sim = Sim::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded_settings(dir.path(), &sim);
+    settings.tracker.deadlines.profile_seconds = 2;
+    settings.tracker.reap_every_seconds = 1;
+    let mesh = Mesh::start(settings, |bus| bus).await;
+    let api = Api::new(&mesh.gateway);
+    sim.fault(serde_json::json!({
+        "kind": "latency", "ms": 60_000, "path_prefix": "/users/digger0541", "times": 1,
+    }))
+    .await;
+    let body = serde_json::json!({"kind": "sync", "username": "digger0541"});
+    let job = api.post_job(body.clone()).await;
+    let (status, _) = api.wait(&job, Duration::from_secs(30)).await;
+    assert_eq!(status.state, JobState::Failed, "{status:?}");
+    let error = status.error.expect("a failed job says why");
+    assert_eq!(error.code, "stage_deadline");
+    assert_eq!(error.stage, Some(Stage::Profile));
+    assert!(
+        error.message.contains("did not finish within 1 minute"),
+        "{error:?}"
+    );
+    let again = api.post_job(body).await;
+    assert_ne!(again, job, "a failed job is not handed out again");
+    mesh.stop().await;
+}

@@ -5,6 +5,14 @@
 //! board, of which it is the only writer. When the last chunk of a stage is done it
 //! publishes StageCompleted, once: chunk completion is set membership, so redelivered and
 //! reordered events count once, and the completion is claimed before it is announced.
+//!
+//! It also ends the jobs that would otherwise never end: the [`Reaper`] fails a job whose
+//! current stage is past its deadline, and [`DeadLetters`] applies once more, later, the
+//! events its own subscriptions gave up on (failing the job of one it cannot read).
+
+mod dead_letters;
+mod reaper;
+mod settings;
 
 use std::sync::Arc;
 
@@ -19,6 +27,10 @@ use cratedigger_kv::KeyValue;
 use cratedigger_proto::convert::{job_of, stage_from_pb, timestamp_from_pb};
 use cratedigger_proto::{Event, events};
 use cratedigger_status::{Completion, StageCompletion, StatusBoard};
+
+pub use dead_letters::{DeadLetters, EVENT_UNREADABLE};
+pub use reaper::{Reaper, STAGE_DEADLINE};
+pub use settings::{StageDeadlines, TrackerSettings};
 
 pub const SERVICE: &str = "tracker";
 
@@ -56,6 +68,15 @@ impl Tracker {
                 settings.clone(),
             ))
         }
+        fn dead_letters<E: Event>(
+            tracker: &Arc<Tracker>,
+            bus: &Arc<dyn EventBus>,
+        ) -> Box<dyn Runnable>
+        where
+            On<E>: EventHandler<Event = E>,
+        {
+            Box::new(DeadLetters::<E>::new(tracker.clone(), bus.clone()))
+        }
         vec![
             worker::<events::JobRequested>(self, &bus, settings),
             worker::<events::ChunksPlanned>(self, &bus, settings),
@@ -65,7 +86,20 @@ impl Tracker {
             worker::<events::JobCompleted>(self, &bus, settings),
             worker::<events::JobFailed>(self, &bus, settings),
             worker::<events::JobCancelled>(self, &bus, settings),
+            dead_letters::<events::JobRequested>(self, &bus),
+            dead_letters::<events::ChunksPlanned>(self, &bus),
+            dead_letters::<events::ChunkDone>(self, &bus),
+            dead_letters::<events::ProfileSynced>(self, &bus),
+            dead_letters::<events::StageProgress>(self, &bus),
+            dead_letters::<events::JobCompleted>(self, &bus),
+            dead_letters::<events::JobFailed>(self, &bus),
+            dead_letters::<events::JobCancelled>(self, &bus),
         ]
+    }
+
+    /// The reaper of jobs past a stage's deadline (see [`Reaper`]), as a task.
+    pub fn reaper(&self, settings: &TrackerSettings) -> Box<dyn Runnable> {
+        Reaper::new(self.board.clone(), settings.clone()).task()
     }
 
     /// Announces a completion this caller claimed. One claimed by another delivery and

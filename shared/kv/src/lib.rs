@@ -57,6 +57,9 @@ pub trait KeyValue: Send + Sync {
 
     async fn set_members(&self, key: &str) -> Result<Vec<String>, KvError>;
 
+    /// Removes a member from a set (SREM); true if it was there. A set left empty is gone.
+    async fn set_remove(&self, key: &str, member: &str) -> Result<bool, KvError>;
+
     /// Sets fields of a hash (HSET), creating it if needed.
     async fn hash_set(&self, key: &str, fields: &[(&str, &str)]) -> Result<(), KvError>;
 

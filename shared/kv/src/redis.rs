@@ -193,6 +193,13 @@ impl KeyValue for RedisKeyValue {
             .await
     }
 
+    async fn set_remove(&self, key: &str, member: &str) -> Result<bool, KvError> {
+        let removed: u64 = self
+            .run(cmd("SREM").arg(self.key(key)).arg(member), key, "set")
+            .await?;
+        Ok(removed == 1)
+    }
+
     /// With no fields, does nothing (`HSET` needs at least one).
     async fn hash_set(&self, key: &str, fields: &[(&str, &str)]) -> Result<(), KvError> {
         if fields.is_empty() {

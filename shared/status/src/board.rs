@@ -70,6 +70,18 @@ impl std::fmt::Debug for StatusBoard {
     }
 }
 
+/// The jobs not yet final, for the reaper ([`StatusBoard::overdue`]).
+const ACTIVE: &str = "jobs:active";
+
+/// A running job whose current stage has been at it longer than its deadline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overdue {
+    pub job: JobId,
+    pub stage: Stage,
+    /// How long the stage has been current.
+    pub running_for: Duration,
+}
+
 fn job_key(job: &JobId) -> String {
     format!("job:{job}")
 }
@@ -123,7 +135,11 @@ impl StatusBoard {
             )
             .await?;
         self.kv.hash_set_max(&key, field::STATE_RANK, 1).await?;
-        self.stage_started(job, kind.stages()[0], now).await
+        self.stage_started(job, kind.stages()[0], now).await?;
+        // Indexed last, so the reaper never meets a job without a record; a job that ended
+        // meanwhile (events out of order) leaves the index at the reaper's next look.
+        self.kv.set_add(ACTIVE, job.as_str()).await?;
+        Ok(())
     }
 
     pub async fn stage_started(
@@ -389,7 +405,46 @@ impl StatusBoard {
             .hash_set_if_absent(&key, field::FINAL, state.as_str())
             .await?;
         self.kv.hash_set_max(&key, field::STATE_RANK, 2).await?;
-        self.touched(job, now).await
+        self.touched(job, now).await?;
+        self.kv.set_remove(ACTIVE, job.as_str()).await?;
+        Ok(())
+    }
+
+    /// The running jobs whose current stage (the first not finished) has been current for
+    /// longer than `deadline` of it: since it started, or since the stage before it
+    /// finished. Jobs that ended, or whose records expired, leave the index on the way.
+    pub async fn overdue(
+        &self,
+        now: DateTime<Utc>,
+        deadline: impl Fn(Stage) -> Duration,
+    ) -> Result<Vec<Overdue>, KvError> {
+        let mut overdue = Vec::new();
+        for member in self.kv.set_members(ACTIVE).await? {
+            let Ok(job) = member.parse::<JobId>() else {
+                self.kv.set_remove(ACTIVE, &member).await?;
+                continue;
+            };
+            let Some(status) = self.read(&job, now).await? else {
+                self.kv.set_remove(ACTIVE, &member).await?;
+                continue;
+            };
+            if status.state.is_final() {
+                self.kv.set_remove(ACTIVE, &member).await?;
+                continue;
+            }
+            let Some((stage, since)) = current_stage(&status) else {
+                continue;
+            };
+            let running_for = (now - since).to_std().unwrap_or_default();
+            if running_for > deadline(stage) {
+                overdue.push(Overdue {
+                    job,
+                    stage,
+                    running_for,
+                });
+            }
+        }
+        Ok(overdue)
     }
 
     /// Raises the stored percentage to what the stages now stand for (capped at 99 until
@@ -429,4 +484,26 @@ impl StatusBoard {
             self.stale_after,
         ))
     }
+}
+
+/// The first stage not finished and since when it has been the current one: its start,
+/// else the end of the stage before it, else the job's creation.
+fn current_stage(status: &JobStatus) -> Option<(Stage, DateTime<Utc>)> {
+    let parse = |at: Option<&str>| {
+        at.and_then(|a| DateTime::parse_from_rfc3339(a).ok())
+            .map(|a| a.with_timezone(&Utc))
+    };
+    let mut previous_end = parse(status.created_at.as_deref());
+    for stage in &status.stages {
+        match stage.state {
+            StageState::Succeeded | StageState::Failed => {
+                previous_end = parse(stage.finished_at.as_deref()).or(previous_end);
+            }
+            StageState::Running | StageState::Pending => {
+                let since = parse(stage.started_at.as_deref()).or(previous_end)?;
+                return Some((stage.name, since));
+            }
+        }
+    }
+    None
 }

@@ -26,7 +26,7 @@ mod record;
 pub mod records;
 pub mod uploads;
 
-pub use board::{Completion, StageCompletion, StatusBoard};
+pub use board::{Completion, Overdue, StageCompletion, StatusBoard};
 pub use record::{JobStatus, StageStatus};
 pub use records::{CandidateRecords, ListingFreshness, MarketRecords, RecordError};
 pub use uploads::{

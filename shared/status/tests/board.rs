@@ -392,3 +392,49 @@ async fn a_later_stage_starting_finishes_the_earlier_ones() {
     let again = board.read(&job, at(3)).await.unwrap().unwrap();
     assert_eq!(again.stages, status.stages);
 }
+
+/// The reaper's view: a job whose current stage has been at it longer than that stage's
+/// deadline is overdue, measured from when the stage became current; a job that ended
+/// leaves the index.
+#[tokio::test]
+async fn a_stage_past_its_deadline_is_overdue_and_a_job_that_ended_is_not() {
+    let board = board();
+    let deadline = |stage: Stage| match stage {
+        Stage::Profile => Duration::from_secs(600),
+        _ => Duration::from_secs(60),
+    };
+    let slow = requested(&board, JobKind::Recommendations).await;
+    let quick = requested(&board, JobKind::Sync).await;
+    assert!(board.overdue(at(599), deadline).await.unwrap().is_empty());
+    board
+        .stage_finished(&slow, Stage::Profile, StageState::Succeeded, at(100))
+        .await
+        .unwrap();
+    // Between stages: the next one is current from the end of the one before it.
+    assert!(board.overdue(at(150), deadline).await.unwrap().is_empty());
+    let late = board.overdue(at(200), deadline).await.unwrap();
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!((&late[0].job, late[0].stage), (&slow, Stage::Recommend));
+    assert_eq!(late[0].running_for, Duration::from_secs(100));
+
+    board
+        .job_succeeded(&quick, JobKind::Sync, "profiles/digger0001", None, at(300))
+        .await
+        .unwrap();
+    let late = board.overdue(at(10_000), deadline).await.unwrap();
+    assert_eq!(late.iter().map(|o| &o.job).collect::<Vec<_>>(), vec![&slow]);
+    let error = JobError {
+        code: "stage_deadline".into(),
+        message: "too slow".into(),
+        retryable: true,
+        stage: Some(Stage::Recommend),
+    };
+    board.job_failed(&slow, &error, at(10_000)).await.unwrap();
+    assert!(
+        board
+            .overdue(at(20_000), deadline)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

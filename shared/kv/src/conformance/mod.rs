@@ -185,8 +185,21 @@ pub async fn sets(kv: Arc<dyn KeyValue>) {
         members,
         BTreeSet::from(["".to_owned(), "0".to_owned(), "1".to_owned()])
     );
+    assert!(kv.set_remove("chunks", "1").await.unwrap());
+    assert!(
+        !kv.set_remove("chunks", "1").await.unwrap(),
+        "removing twice finds nothing"
+    );
+    assert!(!kv.set_remove("no-such-set", "1").await.unwrap());
+    assert_eq!(kv.set_len("chunks").await.unwrap(), 2);
     assert!(kv.delete("chunks").await.unwrap());
     assert_eq!(kv.set_len("chunks").await.unwrap(), 0);
+    kv.set_add("one", "x").await.unwrap();
+    assert!(kv.set_remove("one", "x").await.unwrap());
+    assert!(
+        !kv.delete("one").await.unwrap(),
+        "a set left empty is gone, as in Redis"
+    );
 }
 
 pub async fn hashes(kv: Arc<dyn KeyValue>) {

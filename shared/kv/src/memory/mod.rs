@@ -200,6 +200,23 @@ impl KeyValue for MemoryKeyValue {
         }
     }
 
+    async fn set_remove(&self, key: &str, member: &str) -> Result<bool, KvError> {
+        let key = self.key(key);
+        let mut state = self.shared.lock();
+        let (removed, emptied) = match state.live(&key, Instant::now()) {
+            None => return Ok(false),
+            Some(Entry {
+                value: Value::Set(members),
+                ..
+            }) => (members.remove(member), members.is_empty()),
+            Some(entry) => return Err(wrong_type(&key, "set", &entry.value)),
+        };
+        if emptied {
+            state.remove(&key);
+        }
+        Ok(removed)
+    }
+
     /// With no fields, does nothing (Redis has no empty hashes).
     async fn hash_set(&self, key: &str, fields: &[(&str, &str)]) -> Result<(), KvError> {
         if fields.is_empty() {
