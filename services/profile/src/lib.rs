@@ -12,7 +12,10 @@
 //!
 //! Owns the user rows of the Catalog. Redelivered events reuse the stored plan, so a
 //! replayed JobRequested publishes the same chunks again, which the tracker counts once.
+//! One sync of a user runs at a time: a job that arrives during another's sync of the
+//! same user waits for it and then reuses what it stored (see [`lease`]).
 
+mod lease;
 mod plan;
 
 use std::sync::Arc;
@@ -24,15 +27,16 @@ use cratedigger_bus::EventBus;
 use cratedigger_catalog::{Catalog, InteractionKind, UserProfile};
 use cratedigger_discogs::api::PageRequest;
 use cratedigger_discogs::{DiscogsClient, DiscogsError};
-use cratedigger_domain::{JobKind, JobSpec, Stage, Username};
+use cratedigger_domain::{JobId, JobKind, JobSpec, Stage, Username};
 use cratedigger_kit::{
     EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, job, subscription,
 };
 use cratedigger_kv::KeyValue;
-use cratedigger_proto::convert::{job_of, stage_from_pb};
+use cratedigger_proto::convert::{job_of, job_to_pb, stage_from_pb, stage_to_pb};
 use cratedigger_proto::events;
 use serde::{Deserialize, Serialize};
 
+use crate::lease::{Lease, SyncLease};
 pub use plan::{Chunk, List, plan_chunks};
 
 /// The service's name, and its subscriptions' prefix.
@@ -71,6 +75,7 @@ const PENDING_TTL: Duration = Duration::from_secs(24 * 3600);
 pub struct Profile {
     catalog: Arc<dyn Catalog>,
     kv: Arc<dyn KeyValue>,
+    lease: SyncLease,
     discogs: DiscogsClient,
     publisher: Publisher,
     settings: ProfileSettings,
@@ -86,6 +91,7 @@ impl Profile {
     ) -> Arc<Self> {
         Arc::new(Self {
             catalog,
+            lease: SyncLease::new(kv.clone()),
             kv,
             discogs,
             publisher: Publisher::new(bus),
@@ -124,6 +130,21 @@ impl Profile {
     async fn on_job_requested(&self, event: events::JobRequested) -> Result<(), HandleError> {
         let pb_job = event.job.clone().unwrap_or_default();
         let spec = job_of(event.job.as_ref()).map_err(HandleError::reject)?;
+        if let Some(leader) = self.follow_any_sync(&spec).await? {
+            let progress = events::StageProgress {
+                job: Some(pb_job.clone()),
+                stage: stage_to_pb(Stage::Profile) as i32,
+                done: 0,
+                total: 0,
+                message: format!("waiting for a sync of {} already under way", spec.username),
+            };
+            tracing::info!(username = %spec.username, %leader, "another job is syncing this user: waiting for it");
+            return self
+                .publisher
+                .publish(&progress)
+                .await
+                .map_err(HandleError::retry);
+        }
         let key = Self::pending_key(&spec);
         let pending = match self.kv.get(&key).await.map_err(HandleError::retry)? {
             Some(json) => serde_json::from_str(&json).map_err(HandleError::reject)?,
@@ -173,6 +194,47 @@ impl Profile {
         };
         let (job, _) = under_name(&pb_job, &spec, &pending.profile.username);
         self.publish_plan(&job, &pending).await
+    }
+
+    /// The job that is syncing this user, if another is and this job now waits for it;
+    /// None: this job holds the user's lease and syncs.
+    async fn follow_any_sync(&self, spec: &JobSpec) -> Result<Option<JobId>, HandleError> {
+        for _ in 0..3 {
+            match self.lease.acquire(spec).await.map_err(HandleError::retry)? {
+                Lease::Ours => return Ok(None),
+                Lease::Following(leader) => {
+                    if self
+                        .lease
+                        .follow(spec, &leader)
+                        .await
+                        .map_err(HandleError::retry)?
+                    {
+                        return Ok(Some(leader));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// This job's profile stage is over: lets go of the user's lease and requests again
+    /// the jobs that waited for it (they then find the profile current).
+    async fn hand_back(&self, spec: &JobSpec) -> Result<(), HandleError> {
+        let followers = self.lease.release(spec).await.map_err(HandleError::retry)?;
+        for (i, follower) in followers.iter().enumerate() {
+            let again = events::JobRequested {
+                job: Some(job_to_pb(follower)),
+            };
+            tracing::info!(job_id = %follower.id, "the sync it waited for is over: requesting it again");
+            if let Err(e) = self.publisher.publish(&again).await {
+                // Put back with the rest, so the retry of this event hands them back again.
+                for rest in &followers[i..] {
+                    let _ = self.lease.put_back(rest, &spec.id).await;
+                }
+                return Err(HandleError::retry(e));
+            }
+        }
+        Ok(())
     }
 
     async fn publish_plan(
@@ -368,7 +430,7 @@ impl Profile {
                 .await
                 .map_err(HandleError::retry)?;
         }
-        Ok(())
+        self.hand_back(spec).await
     }
 
     async fn fail(
@@ -383,7 +445,11 @@ impl Profile {
         self.publisher
             .publish(&failed)
             .await
-            .map_err(HandleError::retry)
+            .map_err(HandleError::retry)?;
+        match job_of(Some(job)) {
+            Ok(spec) => self.hand_back(&spec).await,
+            Err(_) => Ok(()),
+        }
     }
 }
 

@@ -6,9 +6,14 @@
 //! of theirs that explain it) in the ResultsStore under their username, and publishes
 //! JobCompleted. Writing the same document twice changes nothing, so redelivery is safe.
 //!
+//! A job that arrives before any model exists (`up` still warming up, a fresh deployment)
+//! waits for the first one: it is parked in the key-value store, its stage says so, and it
+//! is answered once a model is loaded (or failed by the tracker at the stage's deadline).
+//!
 //! Consumes ModelTrained, and checks the Catalog on a schedule: loads the newest model
 //! from the blob store beside the one in use and swaps it in (every replica does this on
-//! its own, so each has the newest model without a fan-out subscription).
+//! its own, so each has the newest model without a fan-out subscription), then answers
+//! the jobs that were waiting for one.
 //!
 //! Serves gRPC `cratedigger.recommender.v1.Recommender` (Recommend, SimilarItems) with the
 //! standard gRPC health service.
@@ -24,12 +29,13 @@ use async_trait::async_trait;
 use cratedigger_blobs::BlobLocation;
 use cratedigger_bus::EventBus;
 use cratedigger_catalog::Catalog;
-use cratedigger_domain::{JobKind, RecommendationSet, ReleaseId, Stage, Username};
+use cratedigger_domain::{JobKind, JobSpec, RecommendationSet, ReleaseId, Stage, Username};
 use cratedigger_kit::{
     EventHandler, HandleError, Publisher, Runnable, Shutdown, Task, Worker, WorkerSettings, job,
     subscription,
 };
-use cratedigger_proto::convert::job_of;
+use cratedigger_kv::KeyValue;
+use cratedigger_proto::convert::{job_of, job_to_pb, stage_to_pb};
 use cratedigger_proto::events;
 use cratedigger_results::{Collection, ResultsStore};
 use serde::Deserialize;
@@ -39,6 +45,11 @@ pub use recommend::Weights;
 pub use slot::{LoadedModel, ModelSlot};
 
 pub const SERVICE: &str = "recommender";
+
+/// The jobs waiting for the first model: a set of their specs as JSON.
+const WAITING: &str = "recommender:waiting-for-model";
+/// What their stage says meanwhile.
+pub const WAITING_MESSAGE: &str = "waiting for the first recommendation model to be trained";
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -81,6 +92,7 @@ pub enum RecommendError {
 pub struct Recommender {
     catalog: Arc<dyn Catalog>,
     results: Arc<dyn ResultsStore>,
+    kv: Arc<dyn KeyValue>,
     blobs: BlobLocation,
     publisher: Publisher,
     slot: ModelSlot,
@@ -91,6 +103,7 @@ impl Recommender {
     pub fn new(
         catalog: Arc<dyn Catalog>,
         results: Arc<dyn ResultsStore>,
+        kv: Arc<dyn KeyValue>,
         blobs: BlobLocation,
         bus: Arc<dyn EventBus>,
         settings: RecommenderSettings,
@@ -98,6 +111,7 @@ impl Recommender {
         Arc::new(Self {
             catalog,
             results,
+            kv,
             blobs,
             publisher: Publisher::new(bus),
             slot: ModelSlot::default(),
@@ -140,6 +154,7 @@ impl Recommender {
                         if let Err(e) = this.refresh().await {
                             tracing::warn!(error = format!("{e:#}"), "could not refresh the model");
                         }
+                        this.answer_waiting().await;
                         tokio::select! {
                             () = tokio::time::sleep(every) => {}
                             () = shutdown.wait() => return Ok(()),
@@ -217,25 +232,18 @@ impl Recommender {
             return Ok(());
         }
         let job = event.job.clone().unwrap_or_default();
+        self.answer(&spec, &job).await
+    }
+
+    /// Recommends for the job and completes it; with no model yet, parks it until one is
+    /// loaded, and its stage says so.
+    async fn answer(&self, spec: &JobSpec, job: &events::Job) -> Result<(), HandleError> {
         let set = match self
             .recommend(&spec.username, spec.id.as_str(), spec.limit, &[])
             .await
         {
             Ok(set) => set,
-            Err(RecommendError::NoModel) => {
-                let failed = job::failed(
-                    &job,
-                    Stage::Recommend,
-                    "no_model",
-                    RecommendError::NoModel.to_string(),
-                    true,
-                );
-                return self
-                    .publisher
-                    .publish(&failed)
-                    .await
-                    .map_err(HandleError::retry);
-            }
+            Err(RecommendError::NoModel) => return self.wait_for_model(spec, job).await,
             Err(e @ RecommendError::Unavailable(_)) => return Err(HandleError::retry(e)),
             Err(e) => return Err(HandleError::reject(e)),
         };
@@ -250,11 +258,70 @@ impl Recommender {
             n => format!("{n} recommendations"),
         };
         tracing::info!(username = %spec.username, count = set.releases.len(), "recommendations stored");
-        let done = job::completed(&job, format!("recommendations/{}", spec.username), message);
+        let done = job::completed(job, format!("recommendations/{}", spec.username), message);
         self.publisher
             .publish(&done)
             .await
             .map_err(HandleError::retry)
+    }
+
+    /// Parks the job until a model is loaded ([`Recommender::answer_waiting`]). Parking
+    /// twice keeps one entry: the set holds the spec as the event gave it.
+    async fn wait_for_model(&self, spec: &JobSpec, job: &events::Job) -> Result<(), HandleError> {
+        let parked = serde_json::to_string(spec).map_err(HandleError::reject)?;
+        self.kv
+            .set_add(WAITING, &parked)
+            .await
+            .map_err(HandleError::retry)?;
+        tracing::info!(job_id = %spec.id, "no model yet: the job waits for the first one");
+        let progress = events::StageProgress {
+            job: Some(job.clone()),
+            stage: stage_to_pb(Stage::Recommend) as i32,
+            done: 0,
+            total: 0,
+            message: WAITING_MESSAGE.to_owned(),
+        };
+        self.publisher
+            .publish(&progress)
+            .await
+            .map_err(HandleError::retry)?;
+        // A model loaded meanwhile (by another replica's event, or the schedule) must not
+        // leave this job behind.
+        if self.slot.get().is_some() {
+            self.answer_waiting().await;
+        }
+        Ok(())
+    }
+
+    /// Answers the jobs that were waiting for a model, once one is loaded. Each leaves the
+    /// set only once answered; one that fails is tried again at the next refresh.
+    pub async fn answer_waiting(&self) {
+        if self.slot.get().is_none() {
+            return;
+        }
+        let waiting = match self.kv.set_members(WAITING).await {
+            Ok(waiting) => waiting,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the jobs waiting for a model");
+                return;
+            }
+        };
+        for parked in waiting {
+            let Ok(spec) = serde_json::from_str::<JobSpec>(&parked) else {
+                tracing::warn!("dropping an unreadable job that waited for a model");
+                let _ = self.kv.set_remove(WAITING, &parked).await;
+                continue;
+            };
+            let job = job_to_pb(&spec);
+            match Box::pin(self.answer(&spec, &job)).await {
+                Ok(()) => {
+                    let _ = self.kv.set_remove(WAITING, &parked).await;
+                }
+                Err(e) => {
+                    tracing::warn!(job_id = %spec.id, error = %e, "a job that waited for a model failed to be answered; trying again later");
+                }
+            }
+        }
     }
 }
 
@@ -289,10 +356,8 @@ impl EventHandler for OnModelTrained {
     type Event = events::ModelTrained;
 
     async fn handle(&self, _event: Self::Event) -> Result<(), HandleError> {
-        self.0
-            .refresh()
-            .await
-            .map(|_| ())
-            .map_err(HandleError::Retry)
+        self.0.refresh().await.map_err(HandleError::Retry)?;
+        self.0.answer_waiting().await;
+        Ok(())
     }
 }

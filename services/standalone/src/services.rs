@@ -90,6 +90,7 @@ fn recommender(backends: &Backends, settings: &AppSettings) -> Arc<Recommender> 
     Recommender::new(
         backends.catalog.clone(),
         backends.results.clone(),
+        backends.kv.clone(),
         backends.blobs.clone(),
         backends.bus.clone(),
         settings.recommender.clone(),

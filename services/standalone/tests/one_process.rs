@@ -401,3 +401,106 @@ async fn a_stage_that_never_finishes_fails_its_job_at_the_deadline() {
     assert_ne!(again, job, "a failed job is not handed out again");
     mesh.stop().await;
 }
+
+/// A recommendations job sent while no model exists (`up` still warming up) once failed
+/// with `no_model`. It now waits for the first model, its stage saying so, and is
+/// answered as soon as one is trained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_recommendations_job_sent_before_any_model_waits_for_the_first_one() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let sim = Sim::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mesh = Mesh::start(embedded_settings(dir.path(), &sim), |bus| bus).await;
+    let api = mesh.api();
+    let user = "digger0561";
+    let job = api.post_job(job_body("recommendations", user, 10)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let waiting = loop {
+        let status = api.status(&job).await;
+        assert!(!status.state.is_final(), "{status:?}");
+        if status.message.as_deref() == Some(cratedigger_recommender::WAITING_MESSAGE) {
+            break status;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(waiting.stages[1].name, Stage::Recommend);
+    assert_eq!(waiting.stages[1].state, StageState::Running, "{waiting:?}");
+
+    let corpus = sim.users(40).await;
+    crawl(&mesh.backends, &corpus, Duration::from_secs(120), false)
+        .await
+        .unwrap();
+    train(&mesh.backends, &mesh.settings.trainer, false)
+        .await
+        .unwrap();
+    let (status, _) = api.wait(&job, Duration::from_secs(30)).await;
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    let stored = mesh
+        .backends
+        .results
+        .get(Collection::Recommendations, user)
+        .await
+        .unwrap()
+        .expect("stored");
+    let set: RecommendationSet = serde_json::from_value(stored).unwrap();
+    assert_eq!(set.releases.len(), 10);
+    mesh.stop().await;
+}
+
+/// Two jobs for one user at once once synced the user twice, each pruning the rows the
+/// other wrote. Now the second waits for the first's sync and then finds the profile
+/// current: the lists are read once, and every want is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_jobs_for_one_user_at_once_sync_it_once() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let sim = Sim::start().await;
+    let user = "two-at-once";
+    sim.create_user(user, 120).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded_settings(dir.path(), &sim);
+    // 12 pages in 6 chunks, each page a little slow, so the second job arrives mid-sync.
+    settings.profile.per_page = 10;
+    settings.profile.pages_per_chunk = 2;
+    let mesh = Mesh::start(settings, |bus| bus).await;
+    sim.fault(serde_json::json!({
+        "kind": "latency", "ms": 200, "path_prefix": format!("/users/{user}/wants"),
+    }))
+    .await;
+    sim.reset_stats().await;
+    let api = Api::new(&mesh.gateway);
+    let first = api.post_job(job_body("sync", user, 10)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = api.status(&first).await;
+        if status.stages[0].total == Some(6) {
+            assert!(
+                status.stages[0].done < 6,
+                "the first sync ended too soon: {status:?}"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Another request for the same user (another limit: not the same job).
+    let second = api.post_job(job_body("sync", user, 11)).await;
+    assert_ne!(first, second);
+    for job in [&first, &second] {
+        let (status, _) = api.wait(job, Duration::from_secs(60)).await;
+        assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    }
+    let second_status = api.status(&second).await;
+    assert_eq!(second_status.stages[0].total, Some(0), "{second_status:?}");
+    let stats = sim.stats().await;
+    // The sync's 12 pages and each job's one newest-first look; two syncs read 25.
+    assert_eq!(stats["by_endpoint"]["wants"], 14, "{stats}");
+    let stored = mesh
+        .backends
+        .catalog
+        .interactions(&Username::parse(user).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 120);
+    mesh.stop().await;
+}
