@@ -657,7 +657,7 @@ impl EventHandler for OnProfileSynced {
     async fn give_up(&self, event: &Self::Event, error: &HandleError) {
         let is_carts = job_of(event.job.as_ref()).is_ok_and(|spec| spec.kind == JobKind::Carts);
         if let (true, Some(job)) = (is_carts, &event.job) {
-            let message = format!("could not choose candidates: {error}");
+            let message = job::gave_up("could not choose the candidates", error);
             let _ = self
                 .0
                 .publisher

@@ -565,7 +565,7 @@ impl EventHandler for OnStageCompleted {
         let ours = stage_from_pb(event.stage).ok() == Some(Stage::Market)
             && job_of(event.job.as_ref()).is_ok_and(|spec| spec.kind == JobKind::Carts);
         if let (true, Some(job)) = (ours, &event.job) {
-            let message = format!("could not build the carts: {error}");
+            let message = job::gave_up("could not build the carts", error);
             let _ = self
                 .0
                 .publisher

@@ -42,6 +42,10 @@ pub enum ApiError {
     /// A backend is unreachable: try again later.
     #[error("a backend is unavailable; try again shortly")]
     Unavailable(String),
+    /// The gateway is at a limit of its own (open event streams): try again shortly, or
+    /// as the message says.
+    #[error("{0}")]
+    Overloaded(String),
 }
 
 impl ApiError {
@@ -70,6 +74,7 @@ impl ApiError {
             }
             Self::NotConfigured(_) => (StatusCode::NOT_IMPLEMENTED, "not_configured"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
         }
     }
 }
@@ -84,7 +89,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable and machine-readable: `invalid_request`, `unauthenticated`, `forbidden`,
     /// `not_found`, `conflict`, `rate_limited`, `too_large`, `unsupported_media_type`,
-    /// `not_configured`, `unavailable`.
+    /// `not_configured`, `unavailable`, `overloaded`.
     pub code: String,
     /// For a person.
     pub message: String,
@@ -112,6 +117,11 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(body)).into_response();
         match self {
+            Self::Overloaded(_) => {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            }
             Self::RateLimited { retry_after } => {
                 let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
                 response

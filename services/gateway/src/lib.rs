@@ -75,6 +75,8 @@ pub struct Gateway {
     /// Fires when the server stops, so open event streams end instead of holding the
     /// graceful shutdown until their jobs finish.
     stopping: Shutdown,
+    /// One permit per open event stream (`gateway.max_event_streams`).
+    streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl Gateway {
@@ -97,6 +99,7 @@ impl Gateway {
             similar: None,
             oauth: None,
             limiter: ratelimit::ClientLimiter::new(&settings.rate_limit),
+            streams: Arc::new(tokio::sync::Semaphore::new(settings.max_event_streams)),
             settings: Arc::new(settings),
             stopping: Shutdown::new(),
         }

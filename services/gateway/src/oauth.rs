@@ -1,9 +1,11 @@
 //! "Sign in with Discogs": OAuth 1.0a through the Discogs client.
 //!
 //! `GET /auth/discogs/login` gets a request token and sends the browser to Discogs'
-//! authorise page; Discogs sends it back to `GET /auth/discogs/callback` with a verifier,
-//! which is traded for an access token; `/oauth/identity` names the user, and a session
-//! signed in as them starts. `POST /auth/logout` ends it.
+//! authorise page; Discogs sends it back to `GET /auth/discogs/callback` (under
+//! `gateway.public_url`, never the Host header) with a verifier, which is traded for an
+//! access token; `/oauth/identity` names the user, and a session signed in as them
+//! starts. The sign-in is bound to the browser that started it by a random cookie: a
+//! callback link opened anywhere else signs no one in. `POST /auth/logout` ends it.
 //!
 //! Hidden contract: the user's access token is kept in the KeyValue store under
 //! `discogs-oauth:<username>` (JSON `{token, secret}`) for as long as the session lasts,
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::header::{HOST, LOCATION, SET_COOKIE};
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cratedigger_discogs::api::{AccessToken, Auth, ConsumerCredentials, RequestToken};
@@ -37,7 +39,15 @@ pub struct DiscogsSignIn {
 struct StoredToken {
     token: String,
     secret: String,
+    /// The browser that started signing in, by the random value of its binding cookie:
+    /// only it may finish (a link to the callback sent to someone else does not sign
+    /// them in as the sender). Absent for access tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    browser: Option<String>,
 }
+
+/// The cookie that binds a sign-in to the browser that started it.
+const BINDING_COOKIE: &str = "cratedigger_signin";
 
 fn request_key(token: &str) -> String {
     format!("oauth-request:{token}")
@@ -67,41 +77,48 @@ fn sign_in(gateway: &Gateway) -> Result<&DiscogsSignIn, ApiError> {
     })
 }
 
-/// The callback address: the configured public address, else the one the browser used.
-fn callback_url(gateway: &Gateway, headers: &HeaderMap) -> Result<String, ApiError> {
-    let base = match &gateway.settings.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
-            let host = headers
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .ok_or_else(|| ApiError::invalid("host", "missing host header"))?;
-            if !host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-            {
-                return Err(ApiError::invalid("host", "not a host name"));
-            }
-            format!("http://{host}")
-        }
-    };
-    Ok(format!("{base}/auth/discogs/callback"))
+/// The callback address, under the configured public address. Never from the request's
+/// Host header: a forged one would send the visitor's verifier elsewhere.
+fn callback_url(gateway: &Gateway) -> Result<String, ApiError> {
+    let base = gateway.settings.public_url.as_deref().ok_or_else(|| {
+        ApiError::NotConfigured(
+            "sign-in with discogs needs gateway.public_url, the address people reach this \
+             site at"
+                .into(),
+        )
+    })?;
+    Ok(format!(
+        "{}/auth/discogs/callback",
+        base.trim_end_matches('/')
+    ))
 }
 
-pub(crate) async fn login(
-    State(gateway): State<Gateway>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
+/// `Set-Cookie` for the binding cookie (empty value and no age: cleared).
+fn binding_cookie(gateway: &Gateway, value: &str, max_age: Duration) -> String {
+    let secure = if gateway.settings.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{BINDING_COOKIE}={value}; Path=/auth/discogs; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        max_age.as_secs()
+    )
+}
+
+pub(crate) async fn login(State(gateway): State<Gateway>) -> Result<Response, ApiError> {
     let oauth = sign_in(&gateway)?;
-    let callback = callback_url(&gateway, &headers)?;
+    let callback = callback_url(&gateway)?;
     let request = oauth
         .client
         .oauth_request_token(&oauth.consumer, &callback)
         .await
         .map_err(ApiError::unavailable)?;
+    let browser = crate::access::session::hex(&rand::random::<[u8; 16]>());
     let stored = serde_json::to_string(&StoredToken {
         token: request.token.clone(),
         secret: request.secret.expose().to_owned(),
+        browser: Some(browser.clone()),
     })
     .map_err(ApiError::unavailable)?;
     gateway
@@ -111,7 +128,7 @@ pub(crate) async fn login(
         .map_err(ApiError::unavailable)?;
     Ok(redirect(
         oauth.client.oauth_authorize_url(&request).as_str(),
-        None,
+        Some(binding_cookie(&gateway, &browser, REQUEST_TTL)),
     ))
 }
 
@@ -123,6 +140,7 @@ pub(crate) struct Callback {
 
 pub(crate) async fn callback(
     State(gateway): State<Gateway>,
+    headers: HeaderMap,
     query: Result<Query<Callback>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let oauth = sign_in(&gateway)?;
@@ -145,6 +163,11 @@ pub(crate) async fn callback(
         .await
         .map_err(ApiError::unavailable)?;
     let stored: StoredToken = serde_json::from_str(&stored).map_err(ApiError::unavailable)?;
+    let browser = crate::access::session::cookie_value(&headers, BINDING_COOKIE);
+    if stored.browser.is_none() || stored.browser != browser {
+        tracing::warn!("a sign-in callback from another browser than the one that started it");
+        return Ok(redirect("/?signin=elsewhere", None));
+    }
     let request = RequestToken {
         token: stored.token,
         secret: Secret::new(stored.secret),
@@ -158,6 +181,7 @@ pub(crate) async fn callback(
     let record = serde_json::to_string(&StoredToken {
         token: access.token.clone(),
         secret: access.secret.expose().to_owned(),
+        browser: None,
     })
     .map_err(ApiError::unavailable)?;
     let lifetime = gateway.session_lifetime();

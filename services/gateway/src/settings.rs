@@ -31,8 +31,9 @@ pub struct GatewaySettings {
     /// in is off.
     pub discogs_consumer_key: Option<String>,
     pub discogs_consumer_secret: Option<String>,
-    /// The address people reach the gateway at (`https://cratedigger.example`), for the
-    /// OAuth callback. Unset: taken from the request's Host header.
+    /// The address people reach the gateway at (`https://cratedigger.example`): the OAuth
+    /// callback is under it, and it is the origin browser writes may come from. Required
+    /// when signing in is on (a callback taken from the Host header could be forged).
     pub public_url: Option<String>,
     /// How long a sign-in lasts.
     pub session_days: u64,
@@ -40,6 +41,36 @@ pub struct GatewaySettings {
     pub secure_cookies: bool,
     /// How often the event stream looks at the status board.
     pub events_poll_ms: u64,
+    /// Event streams open at once; past it a new one is a 503 (poll the status instead).
+    pub max_event_streams: usize,
+}
+
+impl GatewaySettings {
+    /// Whether "Sign in with Discogs" is configured.
+    pub fn signs_in(&self) -> bool {
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+        set(&self.discogs_consumer_key) && set(&self.discogs_consumer_secret)
+    }
+
+    /// Settings that cannot work together, named for the person starting the service.
+    pub fn check(&self) -> Result<(), String> {
+        if self.signs_in() && self.public_url.as_deref().is_none_or(str::is_empty) {
+            return Err(
+                "gateway.public_url is required when signing in with Discogs is on \
+                        (gateway.discogs_consumer_key and _secret): the OAuth callback goes \
+                        under it"
+                    .to_owned(),
+            );
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(format!(
+                "gateway.public_url {url:?} must be an http:// or https:// address"
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for GatewaySettings {
@@ -61,6 +92,7 @@ impl Default for GatewaySettings {
             session_days: 30,
             secure_cookies: false,
             events_poll_ms: 250,
+            max_event_streams: 1_000,
         }
     }
 }

@@ -1079,6 +1079,21 @@ async fn signing_in_refused_or_replayed_goes_back_to_the_page() {
     assert_eq!(location(&unknown), "/?signin=expired");
     assert!(session_cookie(&unknown).is_none());
 
+    // A callback link opened by another browser (sent to a victim, say) signs no one in:
+    // the sign-in is bound to the browser that started it, and used up.
+    let (callback, binding) = stack.approved_sign_in("digger0040").await;
+    let elsewhere = stack.http.get(&callback).send().await.unwrap();
+    assert_eq!(location(&elsewhere), "/?signin=elsewhere");
+    assert!(session_cookie(&elsewhere).is_none());
+    let too_late = stack
+        .http
+        .get(&callback)
+        .header("cookie", binding)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&too_late), "/?signin=expired");
+
     let unconfigured =
         Stack::start_with(Options::new().with(|s| s.discogs_consumer_key = None)).await;
     error_of(
@@ -1520,4 +1535,47 @@ async fn a_job_whose_request_could_not_be_published_is_not_handed_out_again() {
         final_state(&stack.wait_final(&job, None).await),
         "succeeded"
     );
+}
+
+/// Open event streams are capped (`gateway.max_event_streams`): past it a new one is a
+/// 503 with Retry-After, saying to poll; a stream that closes frees its place.
+#[tokio::test]
+async fn event_streams_past_the_cap_are_refused_until_one_closes() {
+    let stack = Stack::start_with(Options::new().with(|s| s.max_event_streams = 1)).await;
+    // A profile that takes a while to answer keeps the job, and its stream, open.
+    stack
+        .sim
+        .fault(
+            json!({"kind": "latency", "ms": 2_000, "path_prefix": "/users/digger0046", "times": 1}),
+        )
+        .await;
+    let (job, _, _) = stack.start_job(&sync("digger0046"), None).await;
+    let path = format!("/api/v1/jobs/{job}/events");
+    let open = stack.get(&path).await;
+    assert_eq!(open.status(), StatusCode::OK);
+    let refused = stack.get(&path).await;
+    assert_eq!(refused.headers()["retry-after"], "5");
+    let error = error_of(refused, StatusCode::SERVICE_UNAVAILABLE, "overloaded").await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("poll GET /api/v1/jobs/"),
+        "{error}"
+    );
+    // The open stream ends with its job; then a new one is served.
+    let text = tokio::time::timeout(Duration::from_secs(30), open.text())
+        .await
+        .expect("the stream ended")
+        .unwrap();
+    assert!(!events_of(&text).is_empty());
+    let mut served = false;
+    for _ in 0..100 {
+        if stack.get(&path).await.status() == StatusCode::OK {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served, "the closed stream's place was not freed");
 }

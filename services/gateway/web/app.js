@@ -568,6 +568,7 @@
     const params = new URLSearchParams(location.search);
     if (params.get('signin') === 'refused') showNotice('Signing in with Discogs was cancelled.');
     if (params.get('signin') === 'expired') showNotice('Signing in took too long. Please try again.');
+    if (params.get('signin') === 'elsewhere') showNotice('That sign-in was started in another browser. Please sign in from this one.');
     const job = params.get('job');
     if (job && /^[0-9a-fA-F-]{36}$/.test(job)) follow(job);
   }

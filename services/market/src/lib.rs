@@ -41,7 +41,7 @@ use cratedigger_discogs::market::Listing as PageListing;
 use cratedigger_discogs::{BrowserSettings, DiscogsClient, DiscogsError, ListingSource};
 use cratedigger_domain::{JobId, ReleaseId, Stage, Username};
 use cratedigger_kit::{
-    EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, subscription,
+    EventHandler, HandleError, Publisher, Runnable, Worker, WorkerSettings, job, subscription,
 };
 use cratedigger_kv::{KeyValue, KvError};
 use cratedigger_proto::convert::{job_of, stage_to_pb};
@@ -637,7 +637,7 @@ impl EventHandler for OnMarketChunk {
             .done(
                 event,
                 0,
-                Some(format!("the marketplace could not be read: {error}")),
+                Some(job::gave_up("the marketplace could not be read", error)),
             )
             .await;
     }

@@ -501,7 +501,7 @@ impl EventHandler for OnJobRequested {
                 .fail(
                     job,
                     "discogs_unavailable",
-                    format!("could not read the profile from Discogs: {error}"),
+                    job::gave_up("could not read the profile from Discogs", error),
                     true,
                 )
                 .await;
@@ -526,7 +526,7 @@ impl EventHandler for OnStageCompleted {
                 .fail(
                     job,
                     "sync_not_recorded",
-                    format!("could not record the synced profile: {error}"),
+                    job::gave_up("could not record the synced profile", error),
                     true,
                 )
                 .await;

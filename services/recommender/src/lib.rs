@@ -341,7 +341,7 @@ impl EventHandler for OnProfileSynced {
                 job,
                 Stage::Recommend,
                 "recommend_failed",
-                format!("could not recommend: {error}"),
+                job::gave_up("could not recommend", error),
                 true,
             );
             let _ = self.0.publisher.publish(&failed).await;

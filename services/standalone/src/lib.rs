@@ -132,7 +132,9 @@ pub struct CrawlArgs {
 }
 
 pub fn load_settings(config: Option<&std::path::Path>) -> anyhow::Result<AppSettings> {
-    Ok(cratedigger_kit::settings::load(config)?)
+    let settings: AppSettings = cratedigger_kit::settings::load(config)?;
+    settings.gateway.check().map_err(anyhow::Error::msg)?;
+    Ok(settings)
 }
 
 async fn connect(settings: &AppSettings) -> anyhow::Result<Backends> {

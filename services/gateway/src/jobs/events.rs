@@ -21,6 +21,8 @@ use crate::{ApiError, Gateway};
 pub const STATUS_EVENT: &str = "status";
 
 struct Follow {
+    /// Held while the stream is open: dropped with it, however it ends.
+    _slot: tokio::sync::OwnedSemaphorePermit,
     gateway: Gateway,
     caller: Caller,
     job: JobId,
@@ -37,6 +39,7 @@ struct Follow {
          content_type = "text/event-stream", body = StatusEventDoc),
         (status = 400, description = "Not a job id", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
+        (status = 503, description = "Too many event streams open (`overloaded`, with Retry-After): poll the status instead", body = ErrorBody),
     ))]
 pub(crate) async fn follow(
     State(gateway): State<Gateway>,
@@ -47,7 +50,13 @@ pub(crate) async fn follow(
     // Refuse unknown or hidden jobs with a normal error before the stream starts.
     visible_status(&gateway, &caller, &job).await?;
     let every = Duration::from_millis(gateway.settings.events_poll_ms.max(20));
+    let slot = gateway.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::Overloaded(format!(
+            "too many event streams are open; poll GET /api/v1/jobs/{job} instead, or try again shortly"
+        ))
+    })?;
     let start = Follow {
+        _slot: slot,
         gateway,
         caller,
         job,

@@ -45,6 +45,18 @@ impl Sim {
         }
     }
 
+    /// Adds a fault rule (the simulator's `/_sim/faults` JSON).
+    pub async fn fault(&self, rule: Value) {
+        self.http
+            .post(format!("{}/_sim/faults", self.base))
+            .json(&rule)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+    }
+
     /// Every request that reached a Discogs route of the simulator so far.
     pub async fn requests(&self) -> u64 {
         let stats: Value = self
@@ -214,18 +226,22 @@ impl Stack {
             }),
             None => backends.bus.clone(),
         };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut settings = options.settings;
+        if settings.signs_in() && settings.public_url.is_none() {
+            settings.public_url = Some(base.clone());
+        }
         let mut gateway = Gateway::new(
             backends.kv.clone(),
             gateway_bus,
             backends.results.clone(),
-            options.settings,
+            settings,
         )
         .with_discogs(backends.discogs.clone());
         if let Some(similar) = options.similar {
             gateway = gateway.with_similar(similar);
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let health = Health::new("gateway-tests");
         tasks.push(Task::new("gateway.http", move |shutdown: Shutdown| async move { gateway.serve(listener, health, shutdown).await }));
         let shutdown = Shutdown::new();
@@ -338,8 +354,33 @@ impl Stack {
     /// Signs in with Discogs as `username` through the simulator's OAuth pages, as a
     /// browser would; returns the session cookie.
     pub async fn sign_in(&self, username: &str) -> String {
+        let (callback, binding) = self.approved_sign_in(username).await;
+        let back = self
+            .http
+            .get(&callback)
+            .header("cookie", binding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(back.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&back), "/");
+        session_cookie(&back).expect("a session cookie")
+    }
+
+    /// Starts signing in and approves it at the simulator as `username`: the callback
+    /// address Discogs sends the browser to, and the binding cookie (`name=value`) the
+    /// login gave that browser.
+    pub async fn approved_sign_in(&self, username: &str) -> (String, String) {
         let login = self.get("/auth/discogs/login").await;
         assert_eq!(login.status(), StatusCode::SEE_OTHER);
+        let binding = login
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("cratedigger_signin="))
+            .map(|v| v.split(';').next().unwrap().to_owned())
+            .expect("a binding cookie");
         let authorize = location(&login);
         assert!(authorize.starts_with(&self.sim.base), "{authorize}");
         let token = url::Url::parse(&authorize)
@@ -365,10 +406,7 @@ impl Stack {
             callback.starts_with(&self.url("/auth/discogs/callback")),
             "{callback}"
         );
-        let back = self.http.get(&callback).send().await.unwrap();
-        assert_eq!(back.status(), StatusCode::SEE_OTHER);
-        assert_eq!(location(&back), "/");
-        session_cookie(&back).expect("a session cookie")
+        (callback, binding)
     }
 }
 
