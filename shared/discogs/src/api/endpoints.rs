@@ -24,6 +24,18 @@ struct ListBody<T> {
     items: Vec<T>,
 }
 
+impl<T: DeserializeOwned> Page<T> {
+    /// A list response's body (`pagination`, and the items under their endpoint's key)
+    /// read as the client reads it; for tools and the fuzz targets.
+    pub fn from_json(body: &[u8]) -> Result<Self, serde_json::Error> {
+        let body: ListBody<T> = serde_json::from_slice(body)?;
+        Ok(Self {
+            pagination: body.pagination,
+            items: body.items,
+        })
+    }
+}
+
 fn page_query(page: PageRequest) -> Vec<(&'static str, String)> {
     vec![
         ("page", page.page().to_string()),
