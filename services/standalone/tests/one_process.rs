@@ -424,8 +424,9 @@ async fn a_recommendations_job_sent_before_any_model_waits_for_the_first_one() {
         assert!(tokio::time::Instant::now() < deadline, "{status:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(waiting.stages[1].name, Stage::Recommend);
-    assert_eq!(waiting.stages[1].state, StageState::Running, "{waiting:?}");
+    let recommend = waiting.stages.get(1).expect("the recommend stage");
+    assert_eq!(recommend.name, Stage::Recommend);
+    assert_eq!(recommend.state, StageState::Running, "{waiting:?}");
 
     let corpus = sim.users(40).await;
     crawl(&mesh.backends, &corpus, Duration::from_secs(120), false)
@@ -473,9 +474,12 @@ async fn two_jobs_for_one_user_at_once_sync_it_once() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let status = api.status(&first).await;
-        if status.stages[0].total == Some(6) {
+        // The record may not name its stages yet (the tracker has not heard of the job).
+        if let Some(profile) = status.stages.first()
+            && profile.total == Some(6)
+        {
             assert!(
-                status.stages[0].done < 6,
+                profile.done < 6,
                 "the first sync ended too soon: {status:?}"
             );
             break;
