@@ -28,19 +28,27 @@ pub(super) struct Exact {
     rows: Vec<i64>,
 }
 
+/// The rooms a table over cost needs for these groups within `capacity`: costs counted in
+/// steps of their greatest common divisor, and the rooms per row (capacity in steps, plus
+/// one). None for a negative capacity or one too large to count.
+pub(super) fn rooms(groups: &[Vec<Choice>], capacity: i64) -> Option<(i64, usize)> {
+    if capacity < 0 {
+        return None;
+    }
+    let step = groups
+        .iter()
+        .flatten()
+        .fold(0, |g, c| gcd(g, c.cost))
+        .max(1);
+    let width = usize::try_from(capacity / step).ok()?.checked_add(1)?;
+    Some((step, width))
+}
+
 impl Exact {
     /// The cost step and the rooms per row of the table for these groups; None when it
     /// would exceed `max_cells` or its values would not fit.
     pub fn shape(groups: &[Vec<Choice>], capacity: i64, max_cells: usize) -> Option<(i64, usize)> {
-        if capacity < 0 {
-            return None;
-        }
-        let step = groups
-            .iter()
-            .flatten()
-            .fold(0, |g, c| gcd(g, c.cost))
-            .max(1);
-        let width = usize::try_from(capacity / step).ok()?.checked_add(1)?;
+        let (step, width) = rooms(groups, capacity)?;
         let cells = width.checked_mul(groups.len() + 1)?;
         if cells > max_cells.min(MAX_CELLS) {
             return None;

@@ -17,8 +17,8 @@
 //! the caller checks that (the best cart of a larger problem that satisfies the smaller
 //! one's rules is the best of the smaller one, ties included).
 
+use super::exact::rooms;
 use super::{Choice, Deadline};
-use crate::model::value::gcd;
 
 /// The most offer-room cells (one bit each, one comparison each to fill) a programme may
 /// take: 4 MiB of bits and some tens of milliseconds.
@@ -65,12 +65,7 @@ impl Programme {
         if interleaved || too_many || groups.iter().flatten().any(|c| c.value <= 0 || c.cost < 0) {
             return None;
         }
-        let step = groups
-            .iter()
-            .flatten()
-            .fold(0, |g, c| gcd(g, c.cost))
-            .max(1);
-        let width = usize::try_from(capacity / step).ok()?.checked_add(1)?;
+        let (step, width) = rooms(&groups, capacity)?;
         if width.checked_mul(offers.max(1))? > MAX_CELLS {
             return None;
         }
