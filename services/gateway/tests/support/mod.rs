@@ -373,14 +373,7 @@ impl Stack {
     pub async fn approved_sign_in(&self, username: &str) -> (String, String) {
         let login = self.get("/auth/discogs/login").await;
         assert_eq!(login.status(), StatusCode::SEE_OTHER);
-        let binding = login
-            .headers()
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("cratedigger_signin="))
-            .map(|v| v.split(';').next().unwrap().to_owned())
-            .expect("a binding cookie");
+        let binding = set_cookie(&login, "cratedigger_signin").expect("a binding cookie");
         let authorize = location(&login);
         assert!(authorize.starts_with(&self.sim.base), "{authorize}");
         let token = url::Url::parse(&authorize)
@@ -416,12 +409,18 @@ pub fn location(response: &Response) -> String {
 
 /// `name=value` of the session cookie a response sets.
 pub fn session_cookie(response: &Response) -> Option<String> {
+    set_cookie(response, "cratedigger_session")
+}
+
+/// `name=value` of the cookie `name` a response sets.
+pub fn set_cookie(response: &Response, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
     response
         .headers()
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("cratedigger_session="))
+        .find(|v| v.starts_with(&prefix))
         .map(|v| v.split(';').next().unwrap().to_owned())
 }
 
