@@ -185,12 +185,19 @@ fn stage_status(f: &Fields<'_>, stage: Stage) -> StageStatus {
         f.int(&field::stage(stage, what))
             .and_then(|v| u32::try_from(v).ok())
     };
+    let total = count("total");
+    let mut done = count("done").unwrap_or(0);
+    // A stage that succeeded has done all its work, whatever progress was last reported
+    // (a stage that is not split into chunks may end without a last progress event).
+    if state == StageState::Succeeded {
+        done = done.max(total.unwrap_or(0));
+    }
     StageStatus {
         name: stage,
         state,
-        done: count("done").unwrap_or(0),
+        done,
         failed: count("failed").unwrap_or(0),
-        total: count("total"),
+        total,
         started_at: f.time(&field::stage(stage, "started_ms")),
         finished_at: f.time(&field::stage(stage, "finished_ms")),
     }

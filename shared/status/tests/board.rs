@@ -296,6 +296,29 @@ async fn a_successful_job_reads_as_done() {
     );
 }
 
+/// The carts stage reports "0 of 1" when it starts and nothing more before the job
+/// succeeds: the finished stage reads as done, not as "0 of 1".
+#[tokio::test]
+async fn a_stage_that_succeeded_reads_as_all_done_whatever_its_last_progress() {
+    let board = board();
+    let job = requested(&board, JobKind::Carts).await;
+    board
+        .stage_progress(&job, Stage::Carts, 0, 1, Some("building carts"), at(1))
+        .await
+        .unwrap();
+    let running = board.read(&job, at(2)).await.unwrap().unwrap();
+    let carts = running.stages.iter().find(|s| s.name == Stage::Carts).unwrap();
+    assert_eq!((carts.done, carts.total), (0, Some(1)));
+    board
+        .job_succeeded(&job, JobKind::Carts, "carts/x", None, at(3))
+        .await
+        .unwrap();
+    let status = board.read(&job, at(4)).await.unwrap().unwrap();
+    assert!(status.stages.iter().all(|s| s.state == StageState::Succeeded));
+    let carts = status.stages.iter().find(|s| s.name == Stage::Carts).unwrap();
+    assert_eq!((carts.done, carts.total), (1, Some(1)));
+}
+
 #[tokio::test]
 async fn eta_comes_from_the_pace_of_the_last_long_stage_only() {
     let board = board();
