@@ -85,7 +85,10 @@ pub struct SubscriptionSpec {
 
 impl SubscriptionSpec {
     /// A subscription with the defaults every cratedigger worker uses: 30 s ack deadline,
-    /// leases held for at most an hour, 5 attempts, dead letters to `<topic>.dead-letter`.
+    /// leases held for at most an hour, 10 attempts, dead letters to `<topic>.dead-letter`.
+    /// Ten attempts, with the workers' backoff (0.5 s doubling to 20 s), span about a
+    /// minute and a half: a server paused or restarting for under a minute, or a storm of
+    /// 429s, delays its events instead of dead-lettering them.
     pub fn new(name: impl Into<String>, topic: impl Into<String>) -> Self {
         let topic = topic.into();
         Self {
@@ -94,7 +97,7 @@ impl SubscriptionSpec {
             topic,
             ack_deadline: Duration::from_secs(30),
             max_lease: Duration::from_secs(3600),
-            max_delivery_attempts: 5,
+            max_delivery_attempts: 10,
         }
     }
 
