@@ -141,7 +141,7 @@ pub fn build_sources(
                 Arc::new(BrowserListingSource::new(
                     settings.browser.clone(),
                     discogs.config().web_base.clone(),
-                    discogs.limiter(),
+                    discogs.web_limiter(),
                 )),
             ),
             SourceKind::Inventory => NamedSource::inventory(Arc::new(InventorySource::new(

@@ -178,24 +178,32 @@ pub async fn discogs_client(
     if let Some(agent) = &settings.user_agent {
         config.user_agent = agent.clone();
     }
-    let limiter: SharedRateLimiter = match (&settings.limiter, kv) {
-        (LimiterKind::Memory, _) => Arc::new(MemoryRateLimiter::new(policy)),
-        (LimiterKind::Redis, KvSettings::Redis { url, prefix }) => {
-            let key = format!("{prefix}discogs:ratelimit:{}", settings.identity());
-            Arc::new(
-                retrying("redis (rate limiter)", deadline, || {
-                    RedisRateLimiter::connect(url, key.clone(), policy)
-                })
-                .await?,
-            )
-        }
-        (LimiterKind::Redis, KvSettings::Memory) => {
-            anyhow::bail!(
-                "discogs.limiter = \"redis\" needs kv.kind = \"redis\" (the limiter shares its server)"
-            )
-        }
+    // One budget per host: the API's per identity, the web host's (public marketplace
+    // pages, fetched without credentials) apart, so that a 429 from one host holds back
+    // only the requests to it.
+    let limiter = |key: String| async move {
+        let limiter: SharedRateLimiter = match (&settings.limiter, kv) {
+            (LimiterKind::Memory, _) => Arc::new(MemoryRateLimiter::new(policy)),
+            (LimiterKind::Redis, KvSettings::Redis { url, prefix }) => {
+                let key = format!("{prefix}{key}");
+                Arc::new(
+                    retrying("redis (rate limiter)", deadline, || {
+                        RedisRateLimiter::connect(url, key.clone(), policy)
+                    })
+                    .await?,
+                )
+            }
+            (LimiterKind::Redis, KvSettings::Memory) => {
+                anyhow::bail!(
+                    "discogs.limiter = \"redis\" needs kv.kind = \"redis\" (the limiter shares its server)"
+                )
+            }
+        };
+        Ok(limiter)
     };
-    Ok(DiscogsClient::new(config, limiter)?)
+    let api = limiter(format!("discogs:ratelimit:{}", settings.identity())).await?;
+    let web = limiter("discogs:ratelimit:web".to_owned()).await?;
+    Ok(DiscogsClient::new(config, api)?.with_web_limiter(web))
 }
 
 /// Calls `connect` until it succeeds or `deadline` passes, backing off and saying what it

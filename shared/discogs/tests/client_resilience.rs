@@ -145,6 +145,38 @@ async fn a_retry_after_longer_than_the_bound_fails_the_request_at_once() {
     );
 }
 
+/// Each host has its own budget: a 429 from the marketplace pages (release 671 answers
+/// `Retry-After: 20`) holds back the next page, not the next API call.
+#[tokio::test]
+async fn a_429_from_one_host_holds_back_only_the_requests_to_that_host() {
+    let (base, _fake) = fake_discogs::start().await;
+    let mut config =
+        ClientConfig::single_host(&base, Auth::Token(Secret::new(fake_discogs::TOKEN))).unwrap();
+    config.retry.max_attempts = 1;
+    let policy = RateLimitPolicy::per_minute(60_000);
+    let client = DiscogsClient::new(config, Arc::new(MemoryRateLimiter::new(policy)))
+        .unwrap()
+        .with_web_limiter(Arc::new(MemoryRateLimiter::new(policy)));
+    let refused = client.release_listings(ReleaseId(671), 1, 25).await;
+    assert!(
+        matches!(refused, Err(DiscogsError::RateLimited { .. })),
+        "{refused:?}"
+    );
+    let started = Instant::now();
+    client.release(ReleaseId(8)).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the API waited {:?} for the web host's pause",
+        started.elapsed()
+    );
+    let page = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.release_listings(ReleaseId(35_886_547), 1, 25),
+    )
+    .await;
+    assert!(page.is_err(), "the web host is paused: {page:?}");
+}
+
 #[tokio::test]
 async fn attempts_are_bounded() {
     let (client, fake, _) = fake_and_client(3).await;

@@ -29,12 +29,23 @@ pub use types::{
 use crate::ratelimit::SharedRateLimiter;
 use transport::{Received, Verdict};
 
-/// Talks to Discogs. Cheap to clone; clones share the connection pool and the limiter.
+/// Talks to Discogs. Cheap to clone; clones share the connection pool and the limiters.
 #[derive(Clone, Debug)]
 pub struct DiscogsClient {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
+    /// The API host's budget (per token, or per address without one).
     limiter: SharedRateLimiter,
+    /// The web host's (marketplace pages): the API's unless given its own, so that a
+    /// 429 from one host holds back only the requests to that host.
+    web_limiter: SharedRateLimiter,
+}
+
+/// Which Discogs host a request goes to: each has its own budget and its own pauses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Host {
+    Api,
+    Web,
 }
 
 impl DiscogsClient {
@@ -64,17 +75,38 @@ impl DiscogsClient {
         Ok(Self {
             http,
             config: Arc::new(config),
+            web_limiter: limiter.clone(),
             limiter,
         })
+    }
+
+    /// The same client with the web host's pages metered by `limiter` instead of the
+    /// API's budget.
+    pub fn with_web_limiter(mut self, limiter: SharedRateLimiter) -> Self {
+        self.web_limiter = limiter;
+        self
     }
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
     }
 
-    /// The request budget this client spends; other transports to Discogs share it.
+    /// The API host's request budget.
     pub fn limiter(&self) -> SharedRateLimiter {
         self.limiter.clone()
+    }
+
+    /// The web host's request budget; other transports to the web host (a browser)
+    /// share it.
+    pub fn web_limiter(&self) -> SharedRateLimiter {
+        self.web_limiter.clone()
+    }
+
+    pub(crate) fn limiter_of(&self, host: Host) -> &SharedRateLimiter {
+        match host {
+            Host::Api => &self.limiter,
+            Host::Web => &self.web_limiter,
+        }
     }
 
     /// GET on the API host, the body read as `T`.
@@ -88,6 +120,7 @@ impl DiscogsClient {
         let authorize = || self.config.auth.header();
         let endpoint = &endpoint;
         self.send(
+            Host::Api,
             reqwest::Method::GET,
             url,
             &authorize,

@@ -6,7 +6,7 @@ use reqwest::{Method, Url};
 
 use super::auth::{ConsumerCredentials, oauth_header};
 use super::transport::{Received, Verdict};
-use super::{DiscogsClient, DiscogsError};
+use super::{DiscogsClient, DiscogsError, Host};
 use crate::Secret;
 
 /// A temporary token waiting for the user's approval.
@@ -85,35 +85,41 @@ impl DiscogsClient {
     ) -> Result<(String, Secret), DiscogsError> {
         let endpoint = super::transport::endpoint_of(&url);
         let endpoint = &endpoint;
-        self.send(method, url, authorize, |received: Received| async move {
-            if !received.status.is_success() {
-                return Verdict::Done(Err(self.status_error(endpoint, &received)));
-            }
-            let form = String::from_utf8_lossy(&received.body);
-            let field = |name: &str| {
-                form.split('&').find_map(|pair| {
-                    let (key, value) = pair.split_once('=')?;
-                    (key == name).then(|| {
-                        percent_encoding::percent_decode_str(value)
-                            .decode_utf8_lossy()
-                            .into_owned()
-                    })
-                })
-            };
-            match (field("oauth_token"), field("oauth_token_secret")) {
-                (Some(token), Some(secret)) if !token.is_empty() => {
-                    Verdict::Done(Ok((token, Secret::new(secret))))
+        self.send(
+            Host::Api,
+            method,
+            url,
+            authorize,
+            |received: Received| async move {
+                if !received.status.is_success() {
+                    return Verdict::Done(Err(self.status_error(endpoint, &received)));
                 }
-                _ => Verdict::Done(Err(DiscogsError::MalformedBody {
-                    endpoint: endpoint.to_owned(),
-                    // The body holds secrets when it half-worked; say what was missing only.
-                    detail: format!(
-                        "expected oauth_token and oauth_token_secret ({} bytes received)",
-                        received.body.len()
-                    ),
-                })),
-            }
-        })
+                let form = String::from_utf8_lossy(&received.body);
+                let field = |name: &str| {
+                    form.split('&').find_map(|pair| {
+                        let (key, value) = pair.split_once('=')?;
+                        (key == name).then(|| {
+                            percent_encoding::percent_decode_str(value)
+                                .decode_utf8_lossy()
+                                .into_owned()
+                        })
+                    })
+                };
+                match (field("oauth_token"), field("oauth_token_secret")) {
+                    (Some(token), Some(secret)) if !token.is_empty() => {
+                        Verdict::Done(Ok((token, Secret::new(secret))))
+                    }
+                    _ => Verdict::Done(Err(DiscogsError::MalformedBody {
+                        endpoint: endpoint.to_owned(),
+                        // The body holds secrets when it half-worked; say what was missing only.
+                        detail: format!(
+                            "expected oauth_token and oauth_token_secret ({} bytes received)",
+                            received.body.len()
+                        ),
+                    })),
+                }
+            },
+        )
         .await
         .map_err(|e| scrub_consumer(e, consumer))
     }

@@ -62,13 +62,20 @@ impl ListingSource for DiscogsClient {
         let context = PageContext::release(release);
         // Pages are public: no credentials go to the web host.
         let anonymous = || None;
-        self.send(reqwest::Method::GET, url, &anonymous, |received| {
-            let (endpoint, context) = (endpoint.clone(), context.clone());
-            // Reading a page takes milliseconds of CPU (2-6 ms for a full page): off the
-            // async workers.
-            async move {
-                let page_endpoint = endpoint.clone();
-                tokio::task::spawn_blocking(move || judge_page(&page_endpoint, &context, received))
+        self.send(
+            super::Host::Web,
+            reqwest::Method::GET,
+            url,
+            &anonymous,
+            |received| {
+                let (endpoint, context) = (endpoint.clone(), context.clone());
+                // Reading a page takes milliseconds of CPU (2-6 ms for a full page): off the
+                // async workers.
+                async move {
+                    let page_endpoint = endpoint.clone();
+                    tokio::task::spawn_blocking(move || {
+                        judge_page(&page_endpoint, &context, received)
+                    })
                     .await
                     .unwrap_or_else(|panicked| {
                         Verdict::Done(Err(DiscogsError::UnrecognisedPage {
@@ -76,8 +83,9 @@ impl ListingSource for DiscogsClient {
                             reason: format!("page reader failed: {panicked}"),
                         }))
                     })
-            }
-        })
+                }
+            },
+        )
         .await
     }
 }

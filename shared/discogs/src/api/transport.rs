@@ -9,8 +9,8 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use reqwest::{Method, Url};
 
-use super::DiscogsClient;
 use super::error::DiscogsError;
+use super::{DiscogsClient, Host};
 use crate::Secret;
 use crate::market::page::retry_after;
 use crate::ratelimit::Feedback;
@@ -41,6 +41,7 @@ impl DiscogsClient {
     /// `Authorization` value for each attempt (OAuth needs a fresh nonce every time).
     pub(crate) async fn send<T, J: Future<Output = Verdict<T>>>(
         &self,
+        host: Host,
         method: Method,
         url: Url,
         authorize: &(dyn Fn() -> Option<Secret> + Sync),
@@ -59,7 +60,7 @@ impl DiscogsClient {
         loop {
             attempt += 1;
             let last = attempt >= max_attempts;
-            self.limiter
+            self.limiter_of(host)
                 .acquire()
                 .await
                 .map_err(|source| DiscogsError::RateLimiter {
@@ -71,11 +72,12 @@ impl DiscogsClient {
                 .await;
             let (failure, server_wait) = match outcome {
                 Ok(received) => {
-                    self.report_budget(&received.headers).await;
+                    self.report_budget(host, &received.headers).await;
                     let status = received.status;
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         let wait = retry_after(&received.headers);
-                        self.report(Feedback::Throttled { retry_after: wait }).await;
+                        self.report(host, Feedback::Throttled { retry_after: wait })
+                            .await;
                         (
                             DiscogsError::RateLimited {
                                 endpoint: endpoint.clone(),
@@ -165,26 +167,29 @@ impl DiscogsClient {
         }
     }
 
-    async fn report_budget(&self, headers: &HeaderMap) {
+    async fn report_budget(&self, host: Host, headers: &HeaderMap) {
         let number =
             |name: &str| -> Option<u32> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
         let limit = number("x-discogs-ratelimit");
         let used = number("x-discogs-ratelimit-used");
         let remaining = number("x-discogs-ratelimit-remaining");
         if limit.is_some() || remaining.is_some() {
-            self.report(Feedback::Headers {
-                limit,
-                used,
-                remaining,
-            })
+            self.report(
+                host,
+                Feedback::Headers {
+                    limit,
+                    used,
+                    remaining,
+                },
+            )
             .await;
         }
     }
 
-    async fn report(&self, feedback: Feedback) {
+    async fn report(&self, host: Host, feedback: Feedback) {
         // Losing one piece of feedback only delays adaptation; the request itself went
         // through, so the error is logged, not returned.
-        if let Err(error) = self.limiter.feedback(feedback).await {
+        if let Err(error) = self.limiter_of(host).feedback(feedback).await {
             tracing::warn!(%error, "could not report rate-limit feedback");
         }
     }

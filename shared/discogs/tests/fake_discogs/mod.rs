@@ -307,6 +307,7 @@ async fn sell_release(State(fake): State<Fake>, Path(id): Path<u64>, request: Re
             let start = body.find("<div id=\"page_content\"").unwrap();
             html(StatusCode::OK, body[..start].to_owned())
         }
+        (671, _) => too_many_requests("20"),
         (35_886_547, _) => html(StatusCode::OK, page("ezienecker__discogs-ctl/extracted__src__test__kotlin__de__ezienecker__shop__service__MarketplaceListingTransformServiceTest.kt__3-should-handle-empty-table-body.html")),
         _ => html(StatusCode::OK, page(real)),
     }
