@@ -18,173 +18,32 @@ use cratedigger_domain::{JobState, RecommendationSet};
 use cratedigger_kv::RedisKeyValue;
 use cratedigger_results::{Collection, MongoResultsStore, MongoSettings, ResultsStore};
 use cratedigger_status::CandidateRecords;
-use cratedigger_testkit::{server_url, unique_name};
 use serde_json::json;
 use support::carts::{
     carts_body, check_best_cart, check_succeeded, optimise_again, sell_release_pages,
 };
+use support::deployment::{Deployment, Servers, all_logs, with};
 use support::{Api, Process, Sim, free_port, job_body, wait_ready};
-
-struct Servers {
-    pubsub: String,
-    redis: String,
-    postgres: String,
-    mongo: String,
-}
-
-fn servers() -> Option<Servers> {
-    Some(Servers {
-        pubsub: server_url("PUBSUB_EMULATOR_HOST")?,
-        redis: server_url("TEST_REDIS_URL")?,
-        postgres: server_url("TEST_DATABASE_URL")?,
-        mongo: server_url("MONGODB_URI")?,
-    })
-}
-
-/// The environment every process of this deployment shares.
-fn deployment_env(
-    servers: &Servers,
-    sim: &Sim,
-    name: &str,
-    blobs: &std::path::Path,
-) -> Vec<(String, String)> {
-    [
-        ("APP_BUS__KIND", "pubsub".to_owned()),
-        (
-            "APP_BUS__PROJECT",
-            std::env::var("PUBSUB_PROJECT_ID").unwrap_or_else(|_| "cratedigger-test".into()),
-        ),
-        ("APP_BUS__EMULATOR_HOST", servers.pubsub.clone()),
-        ("APP_BUS__PREFIX", format!("{name}.")),
-        ("APP_KV__KIND", "redis".to_owned()),
-        ("APP_KV__URL", servers.redis.clone()),
-        ("APP_KV__PREFIX", format!("{name}:")),
-        ("APP_CATALOG__KIND", "postgres".to_owned()),
-        ("APP_CATALOG__URL", servers.postgres.clone()),
-        ("APP_CATALOG__SCHEMA", name.to_owned()),
-        ("APP_RESULTS__KIND", "mongodb".to_owned()),
-        ("APP_RESULTS__URI", servers.mongo.clone()),
-        ("APP_RESULTS__DATABASE", name.to_owned()),
-        ("APP_BLOBS__LOCATION", blobs.display().to_string()),
-        ("APP_DISCOGS__API_URL", sim.base.clone()),
-        ("APP_DISCOGS__WEB_URL", sim.base.clone()),
-        ("APP_MARKET__SOURCES", "http".to_owned()),
-        ("APP_MARKET__STATS_PRECHECK", "false".to_owned()),
-        ("APP_DISCOGS__TOKEN", "test-token".to_owned()),
-        ("APP_DISCOGS__REQUESTS_PER_MINUTE", "60000".to_owned()),
-        ("APP_DISCOGS__LIMITER", "redis".to_owned()),
-        ("APP_TRAINER__ALS__FACTORS", "32".to_owned()),
-        ("APP_TRAINER__ALS__ITERATIONS", "10".to_owned()),
-        ("APP_RECOMMENDER__REFRESH_SECONDS", "1".to_owned()),
-        ("APP_WORKERS__DRAIN_SECONDS", "1".to_owned()),
-        ("APP_TELEMETRY__FORMAT", "json".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
-fn with(env: &[(String, String)], extra: &[(&str, String)]) -> Vec<(String, String)> {
-    let mut all = env.to_vec();
-    all.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-    all
-}
-
-/// Every service as its own process on the real servers, ready.
-struct Deployment {
-    processes: Vec<Process>,
-    health: Vec<String>,
-    env: Vec<(String, String)>,
-    name: String,
-    gateway_port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Deployment {
-    async fn start(servers: &Servers, sim: &Sim, extra: &[(&str, String)]) -> Self {
-        let name = unique_name("mesh");
-        let dir = tempfile::tempdir().unwrap();
-        let env = with(
-            &deployment_env(servers, sim, &name, &dir.path().join("blobs")),
-            extra,
-        );
-        let gateway_port = free_port();
-        // As an operator would: topics, subscriptions and dead-letter topics first.
-        Process::spawn("provision", &["pubsub", "provision"], &env, dir.path())
-            .wait_success(Duration::from_secs(60));
-        let mut processes = Vec::new();
-        let mut health = Vec::new();
-        for service in [
-            "profile",
-            "scraper",
-            "tracker",
-            "recommender",
-            "candidates",
-            "market",
-            "carts",
-        ] {
-            let port = free_port();
-            let env = with(
-                &env,
-                &[
-                    ("APP_HEALTH__PORT", port.to_string()),
-                    ("APP_GRPC__PORT", free_port().to_string()),
-                ],
-            );
-            processes.push(Process::spawn(
-                service,
-                &["serve", service],
-                &env,
-                dir.path(),
-            ));
-            health.push(format!("http://127.0.0.1:{port}/readyz"));
-        }
-        let gateway_env = with(&env, &[("APP_GATEWAY__PORT", gateway_port.to_string())]);
-        processes.push(Process::spawn(
-            "gateway",
-            &["serve", "gateway"],
-            &gateway_env,
-            dir.path(),
-        ));
-        health.push(format!("http://127.0.0.1:{gateway_port}/readyz"));
-        let refs: Vec<&Process> = processes.iter().collect();
-        for url in &health {
-            wait_ready(url, Duration::from_secs(90), &refs).await;
-        }
-        Self {
-            processes,
-            health,
-            env,
-            name,
-            gateway_port,
-            dir,
-        }
-    }
-
-    fn api(&self) -> Api {
-        Api::new(&format!("http://127.0.0.1:{}", self.gateway_port))
-    }
-
-    fn stop(self) {
-        for mut process in self.processes {
-            process.terminate(Duration::from_secs(20));
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_recommendations_job_runs_with_one_process_per_service() {
-    let Some(servers) = servers() else { return };
+    let Some(servers) = Servers::from_env() else {
+        return;
+    };
     let sim = Sim::start().await;
     let deployment = Deployment::start(&servers, &sim, &[]).await;
-    let (env, name, logs, health) = (
+    let (env, name, logs) = (
         deployment.env.clone(),
         deployment.name.clone(),
         deployment.dir.path().to_owned(),
-        deployment.health.clone(),
     );
+    let health: Vec<String> = deployment
+        .services
+        .iter()
+        .map(|s| s.health.clone())
+        .collect();
     let gateway_port = deployment.gateway_port;
-    let mut processes = deployment.processes;
+    let mut processes: Vec<Process> = deployment.services.into_iter().map(|s| s.process).collect();
     let _dir = deployment.dir;
     let logs = logs.as_path();
 
@@ -231,7 +90,7 @@ async fn a_recommendations_job_runs_with_one_process_per_service() {
         status.state,
         JobState::Succeeded,
         "{status:?}\n{}",
-        all_logs(&processes)
+        all_logs(&processes.iter().collect::<Vec<_>>())
     );
     assert!(
         status.stages[0].total.unwrap_or(0) >= 1
@@ -365,7 +224,7 @@ async fn a_recommendations_job_runs_with_one_process_per_service() {
         status.state,
         JobState::Succeeded,
         "{status:?}\n{}\n{}",
-        all_logs(&processes),
+        all_logs(&processes.iter().collect::<Vec<_>>()),
         replacement.output()
     );
     let stored = mongo
@@ -382,7 +241,9 @@ async fn a_recommendations_job_runs_with_one_process_per_service() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_carts_job_runs_with_one_process_per_service() {
-    let Some(servers) = servers() else { return };
+    let Some(servers) = Servers::from_env() else {
+        return;
+    };
     let sim = Sim::start().await;
     let user = "cartdigger10";
     sim.create_user(user, 24).await;
@@ -417,7 +278,7 @@ async fn a_carts_job_runs_with_one_process_per_service() {
         status.state,
         JobState::Succeeded,
         "{status:?}\n{}",
-        all_logs(&deployment.processes)
+        deployment.logs()
     );
     check_succeeded(&job, &status, &snapshots);
     assert_eq!(sell_release_pages(&sim.stats().await), 24);
@@ -463,14 +324,6 @@ async fn a_carts_job_runs_with_one_process_per_service() {
     mongo.drop_database().await.unwrap();
 }
 
-fn all_logs(processes: &[Process]) -> String {
-    processes
-        .iter()
-        .map(|p| format!("--- {}\n{}", p.name, p.output()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Benchmark (on demand, with the servers: `cargo test --release -p cratedigger --test
 /// multi_process -- --ignored --nocapture`): a 5,000-item wantlist synced with one process
 /// per service, the rate limit shared through Redis, against the floor the limit sets.
@@ -479,7 +332,9 @@ fn all_logs(processes: &[Process]) -> String {
 async fn benchmark_a_5000_item_wantlist_at_the_rate_limit_across_processes() {
     const WANTS: usize = 5_000;
     const PER_MINUTE: u32 = 300;
-    let Some(servers) = servers() else { return };
+    let Some(servers) = Servers::from_env() else {
+        return;
+    };
     let sim = support::rate_limited_sim(PER_MINUTE).await;
     sim.create_user("bigwantlist", WANTS).await;
     let deployment = Deployment::start(

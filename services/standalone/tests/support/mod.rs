@@ -5,6 +5,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod carts;
+pub mod deployment;
+pub mod faults;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
