@@ -19,12 +19,12 @@ pub mod oauth;
 pub mod openapi;
 mod ratelimit;
 mod results;
+mod server;
 mod settings;
 pub mod similar;
 pub mod uploads;
 mod web;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -212,13 +212,9 @@ impl Gateway {
         }
         health.ready_until(&shutdown);
         tracing::info!(address = %listener.local_addr()?, "gateway listening");
-        let stop = shutdown.clone();
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { stop.wait().await })
-        .await?;
+        let header_read_timeout =
+            Duration::from_secs(self.settings.header_read_timeout_seconds.max(1));
+        server::serve(listener, router, header_read_timeout, shutdown).await;
         Ok(())
     }
 }

@@ -43,6 +43,9 @@ pub struct GatewaySettings {
     pub events_poll_ms: u64,
     /// Event streams open at once; past it a new one is a 503 (poll the status instead).
     pub max_event_streams: usize,
+    /// A client must send a request's headers within this time, or its connection is
+    /// closed (a connection held open by a slow or silent client costs a socket).
+    pub header_read_timeout_seconds: u64,
 }
 
 impl GatewaySettings {
@@ -93,6 +96,7 @@ impl Default for GatewaySettings {
             secure_cookies: false,
             events_poll_ms: 250,
             max_event_streams: 1_000,
+            header_read_timeout_seconds: 10,
         }
     }
 }

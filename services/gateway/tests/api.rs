@@ -1579,3 +1579,45 @@ async fn event_streams_past_the_cap_are_refused_until_one_closes() {
     }
     assert!(served, "the closed stream's place was not freed");
 }
+
+/// A client that opens a connection and sends its headers slowly (or never) is cut off
+/// after `gateway.header_read_timeout_seconds`; one that sends them in time is served on
+/// the same server, and requests still carry their client's address (the rate limiter
+/// counts per address).
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = Stack::start_with(Options::new().with(|s| {
+        s.header_read_timeout_seconds = 1;
+        s.rate_limit.per_second = 1;
+        s.rate_limit.burst = 2;
+    }))
+    .await;
+    let address = stack.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /api/openapi.json HTTP/1.1\r\nHost: cratedigger\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut buffer)).await;
+    assert!(
+        closed.is_ok(),
+        "the connection was still open after 5 s with its headers unfinished"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let statuses: Vec<u16> = futures::future::join_all(
+        (0..4).map(|_| async { stack.get("/api/v1/session").await.status().as_u16() }),
+    )
+    .await;
+    assert!(
+        statuses.contains(&429),
+        "the limiter still sees one client: {statuses:?}"
+    );
+    assert!(statuses.iter().any(|s| *s != 429), "{statuses:?}");
+}
