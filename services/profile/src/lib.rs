@@ -115,8 +115,14 @@ impl Profile {
             )),
             Box::new(Worker::new(
                 Arc::new(OnStageCompleted(self.clone())),
-                bus,
+                bus.clone(),
                 subscription::<events::StageCompleted>(SERVICE),
+                settings.clone(),
+            )),
+            Box::new(Worker::new(
+                Arc::new(OnJobFailed(self.clone())),
+                bus,
+                subscription::<events::JobFailed>(SERVICE),
                 settings,
             )),
         ]
@@ -506,6 +512,21 @@ impl EventHandler for OnJobRequested {
                 )
                 .await;
         }
+    }
+}
+
+/// A job failed (at any stage, or by the reaper at its deadline): if it held a user's
+/// sync lease, the jobs waiting on that sync are handed back now, and sync themselves,
+/// instead of waiting out their own deadlines.
+struct OnJobFailed(Arc<Profile>);
+
+#[async_trait]
+impl EventHandler for OnJobFailed {
+    type Event = events::JobFailed;
+
+    async fn handle(&self, event: Self::Event) -> Result<(), HandleError> {
+        let spec = job_of(event.job.as_ref()).map_err(HandleError::reject)?;
+        self.0.hand_back(&spec).await
     }
 }
 

@@ -508,3 +508,58 @@ async fn two_jobs_for_one_user_at_once_sync_it_once() {
     assert_eq!(stored.len(), 120);
     mesh.stop().await;
 }
+
+/// A job that waited for another job's sync of its user, when the reaper ended that job
+/// at its deadline, once waited out its own deadline and failed too. The reaper now
+/// publishes the failure, the profile stage hands the waiting job back, and it syncs the
+/// user itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_waiting_on_a_sync_the_reaper_ended_syncs_the_user_itself() {
+    cratedigger_kit::telemetry::init_for_tests();
+    let sim = Sim::start().await;
+    let user = "reaped-leader";
+    sim.create_user(user, 16).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = embedded_settings(dir.path(), &sim);
+    settings.tracker.deadlines.profile_seconds = 4;
+    settings.tracker.reap_every_seconds = 1;
+    let mesh = Mesh::start(settings, |bus| bus).await;
+    let api = mesh.api();
+    // The first job's look at the user hangs: it holds the user's sync lease meanwhile.
+    sim.fault(serde_json::json!({
+        "kind": "latency", "ms": 60_000, "path_prefix": format!("/users/{user}"), "times": 1,
+    }))
+    .await;
+    let leader = api.post_job(job_body("sync", user, 10)).await;
+    // Late enough that its own deadline comes 3 s after the first job's.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let follower = api.post_job(job_body("sync", user, 11)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = api.status(&follower).await;
+        if status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("waiting for a sync"))
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (ended, _) = api.wait(&leader, Duration::from_secs(30)).await;
+    assert_eq!(
+        ended.error.map(|e| e.code).as_deref(),
+        Some("stage_deadline")
+    );
+    let (status, _) = api.wait(&follower, Duration::from_secs(30)).await;
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    let stored = mesh
+        .backends
+        .catalog
+        .interactions(&Username::parse(user).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 16);
+    mesh.stop().await;
+}

@@ -99,7 +99,7 @@ impl Tracker {
 
     /// The reaper of jobs past a stage's deadline (see [`Reaper`]), as a task.
     pub fn reaper(&self, settings: &TrackerSettings) -> Box<dyn Runnable> {
-        Reaper::new(self.board.clone(), settings.clone()).task()
+        Reaper::new(self.board.clone(), self.publisher.clone(), settings.clone()).task()
     }
 
     /// Announces a completion this caller claimed. One claimed by another delivery and

@@ -2,13 +2,18 @@
 //! failed, with the stage and a plain message, so that no job reads `running` for ever
 //! (an event lost, a service that died without a word, a wait that never ends). Several
 //! trackers may reap at once: failing a job is idempotent, and the first failure sticks.
+//! The failure is also published (`JobFailed`) before the board says it, so that the
+//! services holding something for the job hear of it (a sync lease others wait on); a
+//! publish that fails leaves the job to the next turn.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cratedigger_domain::JobError;
-use cratedigger_kit::{Runnable, Shutdown, Task};
+use cratedigger_kit::{Publisher, Runnable, Shutdown, Task, job};
 use cratedigger_kv::KvError;
+use cratedigger_proto::convert::kind_to_pb;
+use cratedigger_proto::events;
 use cratedigger_status::StatusBoard;
 
 use crate::settings::TrackerSettings;
@@ -18,12 +23,17 @@ pub const STAGE_DEADLINE: &str = "stage_deadline";
 
 pub struct Reaper {
     board: StatusBoard,
+    publisher: Publisher,
     settings: TrackerSettings,
 }
 
 impl Reaper {
-    pub fn new(board: StatusBoard, settings: TrackerSettings) -> Arc<Self> {
-        Arc::new(Self { board, settings })
+    pub fn new(board: StatusBoard, publisher: Publisher, settings: TrackerSettings) -> Arc<Self> {
+        Arc::new(Self {
+            board,
+            publisher,
+            settings,
+        })
     }
 
     /// Fails every job past its current stage's deadline at `now`; returns how many.
@@ -42,6 +52,26 @@ impl Reaper {
                 retryable: true,
                 stage: Some(late.stage),
             };
+            if let Some(status) = self.board.read(&late.job, now).await?
+                && let (Some(kind), Some(username)) = (status.kind, status.username)
+            {
+                let failed = job::failed(
+                    &events::Job {
+                        id: late.job.to_string(),
+                        kind: kind_to_pb(kind) as i32,
+                        username,
+                        ..Default::default()
+                    },
+                    late.stage,
+                    &error.code,
+                    error.message.clone(),
+                    error.retryable,
+                );
+                if let Err(e) = self.publisher.publish(&failed).await {
+                    tracing::warn!(job_id = %late.job, error = %e, "could not publish a job's failure at its deadline; trying again at the next turn");
+                    continue;
+                }
+            }
             tracing::warn!(job_id = %late.job, stage = %late.stage, running_for_s = late.running_for.as_secs(), "stage past its deadline: job failed");
             self.board.job_failed(&late.job, &error, now).await?;
         }

@@ -20,7 +20,7 @@ use cratedigger_kit::{Publisher, Shutdown, WorkerSettings, run_all};
 use cratedigger_kv::{KeyValue, KvError, MemoryKeyValue};
 use cratedigger_proto::Event;
 use cratedigger_proto::convert::{job_to_pb, stage_to_pb};
-use cratedigger_proto::events::{ChunkDone, StageCompleted};
+use cratedigger_proto::events::{ChunkDone, JobFailed, StageCompleted};
 use cratedigger_status::StatusBoard;
 use cratedigger_tracker::{
     EVENT_UNREADABLE, Reaper, STAGE_DEADLINE, StageDeadlines, Tracker, TrackerSettings,
@@ -51,7 +51,10 @@ async fn a_stage_past_its_deadline_fails_the_job_once_with_the_stage_and_why() {
         },
         ..TrackerSettings::default()
     };
-    let reaper = Reaper::new(board.clone(), settings);
+    let bus = Arc::new(MemoryBus::new());
+    let failures = SubscriptionSpec::new("test.job-failed", JobFailed::TOPIC);
+    bus.ensure_subscription(&failures).await.unwrap();
+    let reaper = Reaper::new(board.clone(), Publisher::new(bus.clone()), settings);
     let t0 = Utc.timestamp_opt(1_790_000_000, 0).unwrap();
     let (stuck, moving) = (JobId::generate(), JobId::generate());
     for job in [&stuck, &moving] {
@@ -81,8 +84,19 @@ async fn a_stage_past_its_deadline_fails_the_job_once_with_the_stage_and_why() {
     // The other job's recommend stage is current since 50 s, within its 30 minutes.
     let moving_status = board.read(&moving, seconds(62)).await.unwrap().unwrap();
     assert_eq!(moving_status.state, JobState::Running);
+    // The failure is published too, for the services that hold something for the job.
+    let published = bus.try_next(&failures.name).expect("JobFailed published");
+    let failed = JobFailed::decode(published.data.clone()).unwrap();
+    let job = failed.job.unwrap();
+    assert_eq!(
+        (job.id.as_str(), job.username.as_str(), failed.code.as_str()),
+        (stuck.as_str(), "digger0001", STAGE_DEADLINE)
+    );
+    assert_eq!(failed.stage, stage_to_pb(Stage::Profile) as i32);
+    published.ack().await.unwrap();
     // Reaped once: the failed job left the index.
     assert_eq!(reaper.reap(seconds(120)).await.unwrap(), 0);
+    assert!(bus.try_next(&failures.name).is_none());
 }
 
 /// A store that can be taken down and brought back.
