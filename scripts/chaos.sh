@@ -11,5 +11,7 @@ source .ci/servers.sh
 ensure_servers
 export CHAOS_ROUNDS="${1:-5}" CHAOS_USERS="${2:-3}"
 log "chaos: $CHAOS_ROUNDS rounds, $CHAOS_USERS users per fault"
+log="${TMPDIR:-/tmp}/cratedigger-chaos.log"
+log "full output in $log"
 cargo nextest run -p cratedigger --test chaos --no-capture 2>&1 \
-  | grep -v '^{"' | tee "${TMPDIR:-/tmp}/cratedigger-chaos.log" | grep -E '^chaos:|panicked|PASS|FAIL'
+  | tee "$log" | grep -v '^{"' | grep -E '^chaos:|panicked|PASS|FAIL'
