@@ -4,7 +4,8 @@
 //! - a 429 storm from Discogs;
 //! - each service in turn is killed with SIGKILL mid-job and started again;
 //! - Redis is paused (connections held open, nothing answered) for 40 s;
-//! - PostgreSQL is restarted (every connection dropped, none accepted for 5 s).
+//! - PostgreSQL is restarted (every connection dropped, none accepted for 5 s);
+//! - the tracker is killed every 2 to 6 s for 30 s while 8 syncs run.
 //!
 //! Afterwards every job must have succeeded, whole: each user's wantlist in the catalog is
 //! exactly the simulator's, each recommendation list is complete, each carts job stored
@@ -17,7 +18,8 @@
 //! CI runs one round. The long run is `scripts/chaos.sh` (see the README): more rounds,
 //! more users, and a summary of the figures. Settings, from the environment:
 //! `CHAOS_ROUNDS` (1), `CHAOS_USERS` (users per fault and round, 2),
-//! `CHAOS_REDIS_PAUSE_SECONDS` (40), `CHAOS_POSTGRES_DOWN_SECONDS` (5).
+//! `CHAOS_REDIS_PAUSE_SECONDS` (40), `CHAOS_POSTGRES_DOWN_SECONDS` (5),
+//! `CHAOS_TRACKER_STORM_SECONDS` (30), `CHAOS_STORM_SYNCS` (8).
 
 #![allow(clippy::unwrap_used)]
 
@@ -36,6 +38,7 @@ use cratedigger_kv::RedisKeyValue;
 use cratedigger_results::{Collection, MongoResultsStore, MongoSettings, ResultsStore};
 use cratedigger_status::{CandidateRecords, JobStatus};
 use cratedigger_testkit::unique_name;
+use rand::Rng;
 use serde_json::{Value, json};
 use support::carts::{carts_body, check_best_cart, optimise_again};
 use support::deployment::{Deployment, SERVICES, Servers, deployment_env, pubsub_project};
@@ -48,6 +51,10 @@ struct Plan {
     users: usize,
     redis_pause: Duration,
     postgres_down: Duration,
+    /// How long the tracker is killed again and again (every 2 to 6 s) while syncs run.
+    tracker_storm: Duration,
+    /// The syncs that run through it.
+    storm_syncs: usize,
 }
 
 impl Plan {
@@ -63,6 +70,8 @@ impl Plan {
             users: number("CHAOS_USERS", 2) as usize,
             redis_pause: Duration::from_secs(number("CHAOS_REDIS_PAUSE_SECONDS", 40)),
             postgres_down: Duration::from_secs(number("CHAOS_POSTGRES_DOWN_SECONDS", 5)),
+            tracker_storm: Duration::from_secs(number("CHAOS_TRACKER_STORM_SECONDS", 30)),
+            storm_syncs: number("CHAOS_STORM_SYNCS", 8) as usize,
         }
     }
 }
@@ -80,6 +89,7 @@ struct Started {
 #[derive(Default)]
 struct Figures {
     kills: usize,
+    tracker_kills: usize,
     redis_paused: Duration,
     postgres_down: Duration,
 }
@@ -182,6 +192,21 @@ async fn every_job_ends_whole_under_kills_pauses_restarts_duplicates_and_429s() 
         postgres.set(LinkState::Open);
         figures.postgres_down += plan.postgres_down;
 
+        // The tracker killed every 2 to 6 s while syncs run (once, 2 of 8 such syncs
+        // stayed at profile 0 of 1 for ever).
+        let group = users(plan.storm_syncs);
+        round.extend(start_syncs(&sim, &api, &group, "tracker killed again and again").await);
+        let storm_ends = Instant::now() + plan.tracker_storm;
+        while Instant::now() < storm_ends {
+            let pause = Duration::from_millis(rand::rng().random_range(2_000..6_000));
+            tokio::time::sleep(pause).await;
+            deployment.kill("tracker");
+            figures.kills += 1;
+            figures.tracker_kills += 1;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            deployment.restart("tracker");
+        }
+
         // Every job of the round ends, and well, before the next round's faults.
         let deadline = Instant::now() + Duration::from_secs(600);
         for start in &round {
@@ -199,11 +224,12 @@ async fn every_job_ends_whole_under_kills_pauses_restarts_duplicates_and_429s() 
         .unwrap_or_default();
     let stats = sim.stats().await;
     println!(
-        "chaos: {} rounds, {} jobs for {} users, all succeeded whole; {} services killed, Redis paused {} s, PostgreSQL down {} s, {} events published twice, {} Discogs answers 429; jobs took {:.0} s (median), {:.0} s (longest); run {:.0} s",
+        "chaos: {} rounds, {} jobs, all succeeded whole; services killed {} times ({} of them the tracker, in {} s of storm), Redis paused {} s, PostgreSQL down {} s, {} events published twice, {} Discogs answers 429; jobs took {:.0} s (median), {:.0} s (longest); run {:.0} s",
         plan.rounds,
         started.len(),
-        started.len() / 2,
         figures.kills,
+        figures.tracker_kills,
+        plan.tracker_storm.as_secs() * plan.rounds as u64,
         figures.redis_paused.as_secs(),
         figures.postgres_down.as_secs(),
         doubler.copies(),
@@ -294,6 +320,27 @@ async fn start_jobs(
     started
 }
 
+/// A sync job for each user (created in the simulator with `WANTS` wants).
+async fn start_syncs(
+    sim: &Sim,
+    api: &Client,
+    users: &[String],
+    fault: &'static str,
+) -> Vec<Started> {
+    let mut started = Vec::new();
+    for user in users {
+        sim.create_user(user, WANTS).await;
+        started.push(Started {
+            job: api.post_job(&job_body("sync", user, 1)).await,
+            user: user.clone(),
+            kind: "sync",
+            fault,
+            at: Instant::now(),
+        });
+    }
+    started
+}
+
 /// What the jobs stored, read straight from the servers (not through the relays).
 async fn check_stored(real: &Servers, name: &str, sim: &Sim, started: &[Started]) {
     let mongo = MongoResultsStore::connect(&MongoSettings::new(real.mongo.clone(), name))
@@ -338,6 +385,7 @@ async fn check_stored(real: &Servers, name: &str, sim: &Sim, started: &[Started]
                     "{set:?}"
                 );
             }
+            "sync" => {}
             _ => {
                 let carts: CartSet = serde_json::from_value(
                     mongo

@@ -307,15 +307,28 @@ async fn a_stage_that_succeeded_reads_as_all_done_whatever_its_last_progress() {
         .await
         .unwrap();
     let running = board.read(&job, at(2)).await.unwrap().unwrap();
-    let carts = running.stages.iter().find(|s| s.name == Stage::Carts).unwrap();
+    let carts = running
+        .stages
+        .iter()
+        .find(|s| s.name == Stage::Carts)
+        .unwrap();
     assert_eq!((carts.done, carts.total), (0, Some(1)));
     board
         .job_succeeded(&job, JobKind::Carts, "carts/x", None, at(3))
         .await
         .unwrap();
     let status = board.read(&job, at(4)).await.unwrap().unwrap();
-    assert!(status.stages.iter().all(|s| s.state == StageState::Succeeded));
-    let carts = status.stages.iter().find(|s| s.name == Stage::Carts).unwrap();
+    assert!(
+        status
+            .stages
+            .iter()
+            .all(|s| s.state == StageState::Succeeded)
+    );
+    let carts = status
+        .stages
+        .iter()
+        .find(|s| s.name == Stage::Carts)
+        .unwrap();
     assert_eq!((carts.done, carts.total), (1, Some(1)));
 }
 
