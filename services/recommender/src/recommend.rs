@@ -29,11 +29,14 @@ pub struct Request<'a> {
     pub limit: usize,
 }
 
+/// How much each of the user's releases added to a score.
+pub type Contributions = Vec<(ReleaseId, f32)>;
+
 /// The model's ranking for a user, with explanations: CPU work, run off the async
 /// threads.
 pub struct Ranked {
     /// (release, score, contributions by release), best first.
-    pub items: Vec<(ReleaseId, f32, Vec<(ReleaseId, f32)>)>,
+    pub items: Vec<(ReleaseId, f32, Contributions)>,
     pub unknown: u32,
 }
 

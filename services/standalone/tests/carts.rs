@@ -3,6 +3,8 @@
 //! stored carts are checked against the optimiser run again on the stored listings, and
 //! every line of the best cart against the catalog's own rows.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::collections::BTreeSet;

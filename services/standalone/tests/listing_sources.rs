@@ -475,13 +475,13 @@ async fn uploaded_saved_pages_are_stored_whole_or_not_at_all_and_a_carts_job_run
     let files = status["files"].as_array().unwrap();
     assert_eq!(files.len(), 6);
     let pages_of = |i: usize| files[i]["outcome"]["pages"].as_array().unwrap().clone();
-    for i in 0..3 {
+    for (i, want) in wanted.iter().enumerate().take(3) {
         let page = &pages_of(i)[0];
         assert!(
             page["error"].is_null() && page["complete"] == true,
             "{page}"
         );
-        assert_eq!(page["release"], wanted[i].0);
+        assert_eq!(page["release"], want.0);
     }
     assert_eq!(
         pages_of(3).len(),

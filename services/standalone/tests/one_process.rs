@@ -3,6 +3,8 @@
 //! the catalog has never seen runs through every stage; then the same again with every
 //! event delivered twice and out of order, which must change nothing.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::collections::BTreeSet;

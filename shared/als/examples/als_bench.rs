@@ -195,7 +195,8 @@ fn load(
     train: &str,
     test: Option<&str>,
 ) -> Result<(Interactions, Option<Interactions>), Box<dyn std::error::Error>> {
-    let read = |p: &str| -> Result<Vec<(u64, u64, f32)>, Box<dyn std::error::Error>> {
+    type Triplets = Vec<(u64, u64, f32)>;
+    let read = |p: &str| -> Result<Triplets, Box<dyn std::error::Error>> {
         Ok(parse_csv_triplets(BufReader::new(File::open(p)?))?)
     };
     let train = read(train)?;

@@ -90,7 +90,10 @@ fn reduce(mut acc: [f32; LANES]) -> f32 {
 
 /// Items per block of the bfloat16 copy: the block's scores stay in registers.
 pub(crate) const BLOCK: usize = 64;
-const _: () = assert!(BLOCK % CHUNK == 0, "chunks must not straddle blocks");
+const _: () = assert!(
+    BLOCK.is_multiple_of(CHUNK),
+    "chunks must not straddle blocks"
+);
 
 /// The item factors in bfloat16, block-transposed: for each block of [`BLOCK`] items,
 /// factor 0 of all of them, then factor 1, and so on (the last block padded with zeros).

@@ -46,12 +46,12 @@ pub fn ranking_metrics_at_k(model: &Model, train: &Csr, test: &Csr, k: usize) ->
         }
         pr_div += cutoff as f64;
         let (mut hit, mut miss, mut ap, mut user_auc) = (0.0, 0.0, 0.0, 0.0);
-        for i in 0..k {
+        for (i, &g) in gain.iter().enumerate() {
             if recs.get(i).is_some_and(|r| likes.contains(&r.item)) {
                 relevant += 1.0;
                 hit += 1.0;
                 ap += hit / (i + 1) as f64;
-                ndcg += gain[i] / ideal[cutoff - 1];
+                ndcg += g / ideal[cutoff - 1];
             } else {
                 miss += 1.0;
                 user_auc += hit;

@@ -339,8 +339,10 @@ impl Model {
             if max <= f32::NEG_INFINITY || max < bound.threshold() {
                 continue;
             }
-            for i in chunk * CHUNK..((chunk + 1) * CHUNK).min(items) {
-                bound.push(i as u32, lower[i]);
+            let start = chunk * CHUNK;
+            let end = (start + CHUNK).min(items);
+            for (offset, &value) in lower[start..end].iter().enumerate() {
+                bound.push((start + offset) as u32, value);
             }
         }
         let bar = bound.threshold();

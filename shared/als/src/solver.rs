@@ -505,7 +505,8 @@ fn cholesky(a: &[f32], k: usize) -> Result<Vec<f32>, AlsError> {
     let mut column = vec![0.0_f32; k];
     for j in 0..k {
         let d = m[j * k + j];
-        if !(d > 0.0) || !d.is_finite() {
+        // NaN is not finite either.
+        if !d.is_finite() || d <= 0.0 {
             return Err(AlsError::NotPositiveDefinite);
         }
         let d = d.sqrt();

@@ -1,6 +1,6 @@
 //! Shared by the integration tests: the Last.fm split from the shared datasets.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::fs::File;
 use std::io::BufReader;

@@ -1,6 +1,8 @@
 //! Model files: a bit-identical round trip, and a clear error (never a panic) for every
 //! kind of damage.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 
 use cratedigger_als::synthetic::PowerLaw;

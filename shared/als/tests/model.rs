@@ -1,6 +1,8 @@
 //! What a fitted model answers: recalculated users, recommendations (never an excluded
 //! item), explanations, similar items, and the defined behaviour on odd input.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::OnceLock;

@@ -2,6 +2,8 @@
 //! paged through, marketplace pages read and checked against the API's own description of
 //! each listing, the request budget kept, and the simulator's faults retried or reported.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

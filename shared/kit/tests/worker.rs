@@ -1,5 +1,7 @@
 //! The worker's at-least-once contract, on the in-process bus with paused time.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

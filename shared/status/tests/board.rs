@@ -1,6 +1,8 @@
 //! The board converges whatever the order and repetition of events, and announces a
 //! stage's completion to exactly one caller.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
