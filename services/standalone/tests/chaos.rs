@@ -90,8 +90,6 @@ struct Started {
 struct Figures {
     kills: usize,
     tracker_kills: usize,
-    redis_paused: Duration,
-    postgres_down: Duration,
 }
 
 const WANTS: usize = 16;
@@ -174,23 +172,23 @@ async fn every_job_ends_whole_under_kills_pauses_restarts_duplicates_and_429s() 
         )
         .await;
 
-        // Redis answers nothing for a while.
-        let group = users(plan.users);
-        round.extend(start_jobs(&sim, &api, &group, "redis paused").await);
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        redis.set(LinkState::Paused);
-        tokio::time::sleep(plan.redis_pause).await;
-        redis.set(LinkState::Open);
-        figures.redis_paused += plan.redis_pause;
-
-        // PostgreSQL restarts.
-        let group = users(plan.users);
-        round.extend(start_jobs(&sim, &api, &group, "postgres restarted").await);
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        postgres.set(LinkState::Down);
-        tokio::time::sleep(plan.postgres_down).await;
-        postgres.set(LinkState::Open);
-        figures.postgres_down += plan.postgres_down;
+        // Redis answers nothing for a while; then PostgreSQL restarts.
+        for (link, state, outage, fault) in [
+            (&redis, LinkState::Paused, plan.redis_pause, "redis paused"),
+            (
+                &postgres,
+                LinkState::Down,
+                plan.postgres_down,
+                "postgres restarted",
+            ),
+        ] {
+            let group = users(plan.users);
+            round.extend(start_jobs(&sim, &api, &group, fault).await);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            link.set(state);
+            tokio::time::sleep(outage).await;
+            link.set(LinkState::Open);
+        }
 
         // The tracker killed every 2 to 6 s while syncs run (once, 2 of 8 such syncs
         // stayed at profile 0 of 1 for ever).
@@ -230,8 +228,8 @@ async fn every_job_ends_whole_under_kills_pauses_restarts_duplicates_and_429s() 
         figures.kills,
         figures.tracker_kills,
         plan.tracker_storm.as_secs() * plan.rounds as u64,
-        figures.redis_paused.as_secs(),
-        figures.postgres_down.as_secs(),
+        plan.redis_pause.as_secs() * plan.rounds as u64,
+        plan.postgres_down.as_secs() * plan.rounds as u64,
         doubler.copies(),
         stats["faults_injected"].as_u64().unwrap_or(0),
         median.as_secs_f64(),
